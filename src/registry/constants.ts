@@ -1,0 +1,59 @@
+// Header names, media types and grammars of the OCI Distribution and Image specs, in one place.
+// https://github.com/opencontainers/distribution-spec/blob/v1.1.0/spec.md
+
+export const HEADER = {
+  apiVersion: 'Docker-Distribution-API-Version',
+  contentDigest: 'Docker-Content-Digest',
+  uploadUuid: 'Docker-Upload-UUID',
+  ociSubject: 'OCI-Subject',
+  ociFiltersApplied: 'OCI-Filters-Applied',
+} as const
+
+export const API_VERSION = 'registry/2.0'
+
+export const MEDIA_TYPE = {
+  ociManifest: 'application/vnd.oci.image.manifest.v1+json',
+  ociIndex: 'application/vnd.oci.image.index.v1+json',
+  ociEmpty: 'application/vnd.oci.empty.v1+json',
+  dockerManifest: 'application/vnd.docker.distribution.manifest.v2+json',
+  dockerManifestList: 'application/vnd.docker.distribution.manifest.list.v2+json',
+  dockerSchema1: 'application/vnd.docker.distribution.manifest.v1+json',
+  dockerSchema1Signed: 'application/vnd.docker.distribution.manifest.v1+prettyjws',
+  octetStream: 'application/octet-stream',
+  json: 'application/json',
+} as const
+
+/** Manifests whose config and layers must exist before the manifest is accepted. */
+export const IMAGE_MANIFEST_TYPES: ReadonlySet<string> = new Set([
+  MEDIA_TYPE.ociManifest,
+  MEDIA_TYPE.dockerManifest,
+])
+
+/** Manifests that list other manifests; their children may be absent (sparse indexes). */
+export const INDEX_MANIFEST_TYPES: ReadonlySet<string> = new Set([
+  MEDIA_TYPE.ociIndex,
+  MEDIA_TYPE.dockerManifestList,
+])
+
+/** Every manifest media type the registry stores and serves. */
+export const MANIFEST_TYPES: ReadonlySet<string> = new Set([
+  ...IMAGE_MANIFEST_TYPES,
+  ...INDEX_MANIFEST_TYPES,
+  MEDIA_TYPE.dockerSchema1,
+  MEDIA_TYPE.dockerSchema1Signed,
+])
+
+/** Repository name: path components of lowercase alphanumerics joined by separators. */
+export const NAME_PATTERN = /^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*$/
+export const NAME_MAX_LENGTH = 255
+export const TAG_PATTERN = /^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$/
+/** Digests this registry can verify; other well-formed algorithms are refused as unsupported. */
+export const DIGEST_PATTERN = /^(sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})$/
+/** The digest grammar of the image spec, to tell "unsupported" from "malformed". */
+export const ANY_DIGEST_PATTERN = /^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/
+
+/** Repositories that accept pushes: this one and every repository below it. */
+export const PREPARED_REPOSITORY = 'broken/prepared'
+
+/** The default limit on a pushed manifest's size, as most registries set it. */
+export const DEFAULT_MANIFEST_LIMIT = 4 * 1024 * 1024

@@ -1,0 +1,63 @@
+// Serves the app through node:http (or node:https) with @hono/node-server. Responses whose body
+// is a marked file range skip the web-stream machinery and are piped from the file to the socket.
+import { createAdaptorServer } from '@hono/node-server'
+import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response'
+import { createReadStream } from 'node:fs'
+import { createServer as createHttpServer, type ServerResponse } from 'node:http'
+import { createServer as createHttpsServer } from 'node:https'
+import type { AddressInfo } from 'node:net'
+import { pipeline } from 'node:stream/promises'
+import { fileBodyOf } from '../util/file-body.ts'
+import type { ServeOptions, Server } from './types.ts'
+
+const FILE_READ_SIZE = 1024 * 1024
+/** How long a shutdown waits for requests in flight before it cuts their connections. */
+const DRAIN_MS = 10_000
+
+/** Starts listening; resolves once the socket is bound. */
+export async function serveNodeHttp(options: ServeOptions): Promise<Server> {
+  const fetch = async (request: Request, env: { outgoing: ServerResponse }) => {
+    const response = await options.fetch(request, env)
+    const file = fileBodyOf(response.body)
+    if (!file) return response
+    env.outgoing.writeHead(response.status, Object.fromEntries(response.headers))
+    const source = createReadStream(file.path, {
+      start: file.start,
+      end: file.end,
+      highWaterMark: FILE_READ_SIZE,
+    })
+    // A client that goes away mid-body ends the pipeline; nothing else needs to know.
+    pipeline(source, env.outgoing).catch(() => {})
+    return RESPONSE_ALREADY_SENT
+  }
+  const server = createAdaptorServer({
+    fetch: fetch as never,
+    hostname: options.host,
+    ...(options.tls
+      ? { createServer: createHttpsServer, serverOptions: options.tls }
+      : { createServer: createHttpServer }),
+  } as Parameters<typeof createAdaptorServer>[0])
+  const http = server as import('node:http').Server
+  // Long pushes and deliberately slow answers must not be cut by the server's own timers.
+  http.requestTimeout = 0
+  http.timeout = 0
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(options.port, options.host, () => resolve())
+  })
+  const port = (server.address() as AddressInfo).port
+  const host = options.host.includes(':') ? `[${options.host}]` : options.host
+  return {
+    url: `${options.tls ? 'https' : 'http'}://${host}:${port}`,
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        const force = setTimeout(() => http.closeAllConnections?.(), DRAIN_MS)
+        server.close(() => {
+          clearTimeout(force)
+          resolve()
+        })
+        http.closeIdleConnections?.()
+      }),
+  }
+}

@@ -1,0 +1,206 @@
+// Filesystem storage, the default. Every write lands in tmp/ first and is renamed into place, so
+// a crash never leaves a half-written blob, manifest or tag. The tree under the data directory:
+//
+//   blobs/sha256/ab/abcd…                       blob bytes, shared by every repository
+//   repositories/<name>/_layers/sha256/abcd…    empty file: the blob is linked to <name>
+//   repositories/<name>/_manifests/revisions/sha256/abcd…   JSON ManifestRecord
+//   repositories/<name>/_manifests/tags/<tag>   the digest the tag points at
+//   uploads/<uuid>/data, uploads/<uuid>/info.json            upload sessions in progress
+//   tmp/                                        files being written
+//
+// Repository names cannot start a component with `_`, so `_layers` and `_manifests` never clash.
+import { randomUUID } from 'node:crypto'
+import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
+import { dirname, join, resolve, sep } from 'node:path'
+import { fileStream } from '../util/streams.ts'
+import type { ByteRange, ManifestRecord, Storage, UploadInfo, UploadWriter } from './types.ts'
+
+const WRITE_BATCH = 1024 * 1024
+
+/** Creates the filesystem adapter rooted at `root`, creating the directory if needed. */
+export async function createFsStorage(root: string): Promise<Storage> {
+  root = resolve(root)
+  await mkdir(join(root, 'tmp'), { recursive: true })
+
+  /** Joins path parts under root, refusing anything that would step outside it. */
+  const at = (...parts: string[]) => {
+    const path = resolve(root, ...parts)
+    if (!path.startsWith(root + sep)) throw new Error(`path escapes the data directory: ${path}`)
+    return path
+  }
+  const split = (digest: string) => digest.split(':') as [string, string]
+  const blobFile = (digest: string) => {
+    const [algorithm, hex] = split(digest)
+    return at('blobs', algorithm, hex.slice(0, 2), hex)
+  }
+  const repo = (name: string, ...parts: string[]) => at('repositories', name, ...parts)
+  const layerLink = (name: string, digest: string) => repo(name, '_layers', ...split(digest))
+  const revision = (name: string, digest: string) =>
+    repo(name, '_manifests', 'revisions', ...split(digest))
+  const tagFile = (name: string, tag: string) => repo(name, '_manifests', 'tags', tag)
+  const uploadDir = (id: string) => at('uploads', id)
+
+  const atomicWrite = async (path: string, data: Uint8Array | string) => {
+    const tmp = at('tmp', randomUUID())
+    await writeFile(tmp, data)
+    await mkdir(dirname(path), { recursive: true })
+    await rename(tmp, path)
+  }
+  const readText = async (path: string) => {
+    try {
+      return await readFile(path, 'utf8')
+    } catch (err) {
+      if (isMissing(err)) return undefined
+      throw err
+    }
+  }
+  const remove = async (path: string) => {
+    try {
+      await rm(path)
+      return true
+    } catch (err) {
+      if (isMissing(err)) return false
+      throw err
+    }
+  }
+  const list = async (path: string) => {
+    try {
+      return await readdir(path)
+    } catch (err) {
+      if (isMissing(err)) return undefined
+      throw err
+    }
+  }
+  const size = async (path: string) => {
+    try {
+      return (await stat(path)).size
+    } catch (err) {
+      if (isMissing(err)) return undefined
+      throw err
+    }
+  }
+
+  const getManifest = async (name: string, digest: string) => {
+    const text = await readText(revision(name, digest))
+    return text === undefined ? undefined : JSON.parse(text) as ManifestRecord
+  }
+  const getTag = (name: string, tag: string) => readText(tagFile(name, tag))
+  const listTags = async (name: string) => {
+    if ((await list(repo(name))) === undefined) return undefined
+    return ((await list(repo(name, '_manifests', 'tags'))) ?? []).sort()
+  }
+
+  return {
+    kind: 'fs',
+
+    statBlob: (digest) => size(blobFile(digest)),
+    readBlob: (digest, range?: ByteRange) => fileStream(blobFile(digest), range?.start, range?.end),
+    blobPath: blobFile,
+    async getBlob(digest) {
+      try {
+        return new Uint8Array(await readFile(blobFile(digest)))
+      } catch (err) {
+        if (isMissing(err)) return undefined
+        throw err
+      }
+    },
+    putBlob: (digest, bytes) => atomicWrite(blobFile(digest), bytes),
+    deleteBlob: async (digest) => void await remove(blobFile(digest)),
+
+    linkBlob: (name, digest) => atomicWrite(layerLink(name, digest), ''),
+    isBlobLinked: async (name, digest) => (await size(layerLink(name, digest))) !== undefined,
+    unlinkBlob: (name, digest) => remove(layerLink(name, digest)),
+
+    putManifest: (name, digest, record) => atomicWrite(revision(name, digest), JSON.stringify(record)),
+    getManifest,
+    deleteManifest: (name, digest) => remove(revision(name, digest)),
+    async listReferrers(name, subject) {
+      const found: { digest: string; record: ManifestRecord }[] = []
+      for (const algorithm of await list(repo(name, '_manifests', 'revisions')) ?? []) {
+        for (const hex of await list(repo(name, '_manifests', 'revisions', algorithm)) ?? []) {
+          const digest = `${algorithm}:${hex}`
+          const record = await getManifest(name, digest)
+          if (record?.subject === subject) found.push({ digest, record })
+        }
+      }
+      return found
+    },
+
+    setTag: (name, tag, digest) => atomicWrite(tagFile(name, tag), digest),
+    getTag,
+    deleteTag: (name, tag) => remove(tagFile(name, tag)),
+    listTags,
+    async tagsOf(name, digest) {
+      const tags = (await listTags(name)) ?? []
+      const pointing = await Promise.all(tags.map(async (t) => (await getTag(name, t)) === digest))
+      return tags.filter((_, i) => pointing[i])
+    },
+    async listRepositories() {
+      const found: string[] = []
+      const walk = async (relative: string) => {
+        const entries = (await list(at('repositories', relative))) ?? []
+        if (entries.some((e) => e === '_manifests' || e === '_layers')) found.push(relative)
+        for (const entry of entries) {
+          if (!entry.startsWith('_')) await walk(relative ? `${relative}/${entry}` : entry)
+        }
+      }
+      await walk('')
+      return found.filter(Boolean).sort()
+    },
+
+    async createUpload(name) {
+      const id = randomUUID()
+      const info: Omit<UploadInfo, 'size'> = { repository: name, startedAt: Date.now() }
+      await mkdir(uploadDir(id), { recursive: true })
+      await writeFile(join(uploadDir(id), 'data'), '')
+      await writeFile(join(uploadDir(id), 'info.json'), JSON.stringify(info))
+      return id
+    },
+    async statUpload(id) {
+      const text = await readText(join(uploadDir(id), 'info.json'))
+      const bytes = await size(join(uploadDir(id), 'data'))
+      if (text === undefined || bytes === undefined) return undefined
+      return { ...JSON.parse(text), size: bytes } as UploadInfo
+    },
+    async openUpload(id): Promise<UploadWriter> {
+      const handle = await open(join(uploadDir(id), 'data'), 'a')
+      let pending: Uint8Array[] = []
+      let pendingBytes = 0
+      const flush = async () => {
+        if (pendingBytes === 0) return
+        const batch = pending
+        pending = []
+        pendingBytes = 0
+        await handle.writev(batch)
+      }
+      return {
+        async write(chunk) {
+          pending.push(chunk)
+          pendingBytes += chunk.byteLength
+          if (pendingBytes >= WRITE_BATCH) await flush()
+        },
+        async close() {
+          try {
+            await flush()
+            return (await handle.stat()).size
+          } finally {
+            await handle.close()
+          }
+        },
+      }
+    },
+    readUpload: (id) => fileStream(join(uploadDir(id), 'data')),
+    async commitUpload(id, digest) {
+      const target = blobFile(digest)
+      await mkdir(dirname(target), { recursive: true })
+      await rename(join(uploadDir(id), 'data'), target)
+      await rm(uploadDir(id), { recursive: true, force: true })
+    },
+    deleteUpload: (id) => rm(uploadDir(id), { recursive: true, force: true }),
+  }
+}
+
+function isMissing(err: unknown): boolean {
+  const code = (err as { code?: string }).code
+  return code === 'ENOENT' || code === 'ENOTDIR'
+}

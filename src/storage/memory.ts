@@ -1,0 +1,98 @@
+// Memory storage: the same contract as the filesystem adapter, gone when the process ends. For
+// tests and for throwaway servers (`--storage memory`).
+import { randomUUID } from 'node:crypto'
+import { concat } from '../util/streams.ts'
+import type { ManifestRecord, Storage, UploadInfo } from './types.ts'
+
+interface Repository {
+  layers: Set<string>
+  manifests: Map<string, ManifestRecord>
+  tags: Map<string, string>
+}
+
+/** Creates an empty in-memory store. */
+export function createMemoryStorage(): Storage {
+  const blobs = new Map<string, Uint8Array>()
+  const repositories = new Map<string, Repository>()
+  const uploads = new Map<string, Omit<UploadInfo, 'size'> & { chunks: Uint8Array[] }>()
+
+  const repo = (name: string) => {
+    let r = repositories.get(name)
+    if (!r) repositories.set(name, r = { layers: new Set(), manifests: new Map(), tags: new Map() })
+    return r
+  }
+  const upload = (id: string) => {
+    const u = uploads.get(id)
+    if (!u) throw new Error(`no upload ${id}`)
+    return u
+  }
+  const bytesStream = (bytes: Uint8Array) =>
+    new ReadableStream<Uint8Array>({
+      start(controller) {
+        if (bytes.byteLength) controller.enqueue(bytes.slice())
+        controller.close()
+      },
+    })
+
+  return {
+    kind: 'memory',
+
+    statBlob: async (digest) => blobs.get(digest)?.byteLength,
+    readBlob(digest, range) {
+      const bytes = blobs.get(digest) ?? new Uint8Array(0)
+      return bytesStream(range ? bytes.subarray(range.start, range.end + 1) : bytes)
+    },
+    blobPath: () => undefined,
+    getBlob: async (digest) => blobs.get(digest),
+    putBlob: async (digest, bytes) => void blobs.set(digest, bytes.slice()),
+    deleteBlob: async (digest) => void blobs.delete(digest),
+
+    linkBlob: async (name, digest) => void repo(name).layers.add(digest),
+    isBlobLinked: async (name, digest) => repositories.get(name)?.layers.has(digest) ?? false,
+    unlinkBlob: async (name, digest) => repositories.get(name)?.layers.delete(digest) ?? false,
+
+    putManifest: async (name, digest, record) => void repo(name).manifests.set(digest, record),
+    getManifest: async (name, digest) => repositories.get(name)?.manifests.get(digest),
+    deleteManifest: async (name, digest) => repositories.get(name)?.manifests.delete(digest) ?? false,
+    listReferrers: async (name, subject) =>
+      [...repositories.get(name)?.manifests ?? []]
+        .filter(([, record]) => record.subject === subject)
+        .map(([digest, record]) => ({ digest, record })),
+
+    setTag: async (name, tag, digest) => void repo(name).tags.set(tag, digest),
+    getTag: async (name, tag) => repositories.get(name)?.tags.get(tag),
+    deleteTag: async (name, tag) => repositories.get(name)?.tags.delete(tag) ?? false,
+    listTags: async (name) => {
+      const r = repositories.get(name)
+      return r && [...r.tags.keys()].sort()
+    },
+    tagsOf: async (name, digest) =>
+      [...repositories.get(name)?.tags ?? []].filter(([, d]) => d === digest).map(([t]) => t),
+    listRepositories: async () => [...repositories.keys()].sort(),
+
+    async createUpload(name) {
+      const id = randomUUID()
+      uploads.set(id, { repository: name, startedAt: Date.now(), chunks: [] })
+      return id
+    },
+    async statUpload(id) {
+      const u = uploads.get(id)
+      if (!u) return undefined
+      const size = u.chunks.reduce((n, c) => n + c.byteLength, 0)
+      return { repository: u.repository, startedAt: u.startedAt, size }
+    },
+    async openUpload(id) {
+      const u = upload(id)
+      return {
+        write: async (chunk) => void u.chunks.push(chunk.slice()),
+        close: async () => u.chunks.reduce((n, c) => n + c.byteLength, 0),
+      }
+    },
+    readUpload: (id) => bytesStream(concat(upload(id).chunks)),
+    async commitUpload(id, digest) {
+      blobs.set(digest, concat(upload(id).chunks))
+      uploads.delete(id)
+    },
+    deleteUpload: async (id) => void uploads.delete(id),
+  }
+}
