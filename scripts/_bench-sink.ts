@@ -1,5 +1,7 @@
-// A null registry for `bench.ts --target sink`: it discards uploads and serves zeros, so the
-// bench's figures against it are the client's ceiling. Same CLI contract as broken-reg serve.
+// A null registry for `bench.ts --target sink`: it discards uploads and serves sparse files of
+// zeros, so the bench's figures against it are the client's ceiling. CLI as broken-reg serve.
+import { truncate, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 
 const { values } = parseArgs({
@@ -7,10 +9,10 @@ const { values } = parseArgs({
   options: { host: { type: 'string' }, port: { type: 'string' }, 'data-dir': { type: 'string' } },
 })
 
-const blobSizes = new Map<string, number>() // digest -> size
+const dataDir = values['data-dir'] ?? '.'
+const blobFile = (digest: string) => join(dataDir, digest.replace(':', '-'))
 const manifests = new Map<string, { body: Uint8Array; type: string }>()
 const uploads = new Map<string, number>() // session id -> bytes received
-let zeros = new Uint8Array(0)
 
 async function drain(body: ReadableStream<Uint8Array> | null): Promise<number> {
   let bytes = 0
@@ -38,7 +40,8 @@ const server = Bun.serve({
       if (req.method !== 'PUT') return new Response(null, { status: 202, headers })
       const digest = url.searchParams.get('digest') ?? ''
       uploads.delete(id)
-      blobSizes.set(digest, size)
+      await writeFile(blobFile(digest), '')
+      await truncate(blobFile(digest), size)
       return new Response(null, { status: 201, headers: { Location: `/v2/${name}/blobs/${digest}` } })
     }
     if (kind === 'manifests' && req.method === 'PUT') {
@@ -53,10 +56,9 @@ const server = Bun.serve({
         headers: { 'Content-Type': manifest.type, 'Content-Length': String(manifest.body.length) },
       })
     }
-    const size = blobSizes.get(ref)
-    if (size === undefined) return new Response('unknown blob', { status: 404 })
-    if (zeros.length < size) zeros = new Uint8Array(size)
-    return new Response(zeros.subarray(0, size))
+    const blob = Bun.file(blobFile(ref))
+    if (!(await blob.exists())) return new Response('unknown blob', { status: 404 })
+    return new Response(blob)
   },
 })
 

@@ -144,6 +144,7 @@ async function benchRegistry(scope: Scope, target: Target, opts: Options, blobs:
       const url = `${base}/v2/${REPO}/blobs/${pull.digest}`
       for (const streams of [1, opts.streams]) {
         const rates: number[] = []
+        await pullBlob(scope, url, pull.size, streams) // warm-up: the first round is often slow
         for (let i = 0; i < opts.rounds; i++) {
           const { bytes, seconds } = await pullBlob(scope, url, pull.size, streams)
           rates.push(bytes / MiB / seconds)

@@ -38,7 +38,7 @@ export function parseOptions(
       args: argv,
       options: {
         ...Object.fromEntries(
-          Object.entries(table).map(([name, o]) => [name, { type: o.type, multiple: o.multiple }]),
+          Object.entries(table).map(([name, o]) => [name, { type: o.type, multiple: o.multiple ?? false }]),
         ),
         help: { type: 'boolean', short: 'h' },
       },
@@ -46,6 +46,7 @@ export function parseOptions(
       strict: true,
     })
   } catch (err) {
+    if (!String((err as { code?: string }).code).startsWith('ERR_PARSE_ARGS')) throw err
     throw new UsageError((err as Error).message.replace(/\. To specify a positional.*$/s, ''))
   }
   const values: OptionValues = { help: parsed.values.help as boolean | undefined }

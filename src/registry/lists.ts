@@ -11,7 +11,7 @@ export function paginate(c: Context, items: string[], path: string) {
   const last = c.req.query('last')
   const n = c.req.query('n')
   const limit = n === undefined ? Infinity : Number(n)
-  if (!Number.isInteger(limit) || limit < 0) {
+  if (n !== undefined && !(/^\d+$/.test(n))) {
     throw new RegistryError('PAGINATION_NUMBER_INVALID', {
       message: `Invalid page size n=${n}: use a whole number of 0 or more`,
     })
