@@ -33,8 +33,12 @@ export function createSyntheticBlob(size: number, seed: number): SyntheticBlob {
       const to = Math.min(end - blockStart, BLOCK)
       // Block bytes [0, BLOCK - turn) are random [turn, BLOCK), the rest are random [0, turn).
       const split = BLOCK - turn
-      if (from < Math.min(to, split)) yield randomBlock.subarray(turn + from, turn + Math.min(to, split))
-      if (Math.max(from, split) < to) yield randomBlock.subarray(Math.max(from, split) - split, to - split)
+      if (from < Math.min(to, split)) {
+        yield randomBlock.subarray(turn + from, turn + Math.min(to, split))
+      }
+      if (Math.max(from, split) < to) {
+        yield randomBlock.subarray(Math.max(from, split) - split, to - split)
+      }
     }
   }
   const hash = createHash('sha256')
@@ -134,12 +138,16 @@ export async function pushSmallImage(base: string, repo: string, tag: string): P
   const url = `${base}/v2/${repo}/manifests/${tag}`
   const put = { method: 'PUT', headers: { 'Content-Type': OCI_MANIFEST }, body: manifest }
   await expectStatus(await fetch(url, put), 201, 'PUT manifest')
-  const got = await expectStatus(await fetch(url, { headers: { Accept: OCI_MANIFEST } }), 200, 'GET manifest')
+  const got = await expectStatus(
+    await fetch(url, { headers: { Accept: OCI_MANIFEST } }),
+    200,
+    'GET manifest',
+  )
   if ((await got.text()) !== manifest) throw new Error('GET manifest: bytes differ from the PUT')
   return url
 }
 
-function smallBlob(bytes: Uint8Array): SyntheticBlob {
+function smallBlob(bytes: Uint8Array<ArrayBuffer>): SyntheticBlob {
   const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`
   return { size: bytes.byteLength, digest, stream: () => new Response(bytes).body! }
 }
@@ -176,12 +184,13 @@ export interface PullResult {
  * own time_total, so the process start-up is not counted.
  */
 export async function pullBlob(scope: Scope, url: string, size: number, streams: number) {
+  const flags = `--silent --show-error --parallel --parallel-immediate --parallel-max ${streams}`
   const cmd = [
-    'curl', '--silent', '--show-error', '--parallel', '--parallel-immediate',
-    '--parallel-max', String(streams), '--max-time', '120',
-    '--write-out', '%{http_code} %{size_download} %{time_total}\\n',
+    'curl',
+    ...flags.split(' '),
+    ...['--max-time', '120', '--write-out', '%{http_code} %{size_download} %{time_total}\\n'],
     ...Array.from({ length: streams }, () => ['--output', '/dev/null', url]).flat(),
-  ] // prettier-ignore
+  ]
   const { code, stdout, stderr } = await runCommand(scope, cmd, 130_000)
   const transfers = stdout.trim().split('\n').map((line) => line.split(' ').map(Number))
   const bad = transfers.filter(([status, bytes]) => status !== 200 || bytes !== size)
@@ -223,10 +232,8 @@ async function heyLoad(
   connections: number,
   seconds: number,
 ): Promise<LoadResult> {
-  const cmd = [
-    'hey', '-z', `${seconds}s`, '-c', String(connections), '-m', method, '-t', '10',
-    '-H', `Accept: ${OCI_MANIFEST}`, url,
-  ] // prettier-ignore
+  const flags = `-z ${seconds}s -c ${connections} -m ${method} -t 10`
+  const cmd = ['hey', ...flags.split(' '), '-H', `Accept: ${OCI_MANIFEST}`, url]
   const { code, stdout, stderr } = await runCommand(scope, cmd, (seconds + 30) * 1000)
   if (code !== 0) throw new Error(`hey exited with ${code}: ${stderr.trim()}`)
   return parseHey(stdout)
@@ -283,7 +290,8 @@ async function fetchLoad(
   await Promise.all(Array.from({ length: connections }, worker))
   const elapsed = (performance.now() - t0) / 1000
   latencies.sort((a, b) => a - b)
-  const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]
+  const at = (q: number) =>
+    latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]
   return {
     rps: latencies.length / elapsed,
     p50Ms: at(0.5),

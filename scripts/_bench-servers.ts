@@ -14,7 +14,10 @@ export type Target = (typeof TARGETS)[number]
 /** Undo actions run last-in first-out by close(), which never throws. */
 export interface Scope {
   defer: (fn: () => unknown) => void
-  spawn: (cmd: string[], opts?: { stdout?: 'pipe' | 'ignore'; stderr?: 'pipe' | 'ignore' }) => Subprocess<
+  spawn: (
+    cmd: string[],
+    opts?: { stdout?: 'pipe' | 'ignore'; stderr?: 'pipe' | 'ignore' },
+  ) => Subprocess<
     'ignore',
     'pipe' | 'ignore',
     'pipe' | 'ignore'
@@ -144,7 +147,8 @@ async function startPeer(scope: Scope, dataDir: string) {
 
 // The Debian package's own config (in-memory blob descriptor cache, deletes enabled), minus
 // auth, health checks and logging so that it does no work broken-reg does not.
-const peerConfig = (root: string, port: number) => `version: 0.1
+const peerConfig = (root: string, port: number) =>
+  `version: 0.1
 log:
   level: error
   accesslog:
@@ -252,6 +256,7 @@ export function sampleRss(pid: number, everyMs = 50): { stop: () => RssReport } 
 
 function readMemory(pid: number) {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8')
-  const kib = (field: string) => Number(new RegExp(`^${field}:\\s*(\\d+) kB`, 'm').exec(status)?.[1])
+  const kib = (field: string) =>
+    Number(new RegExp(`^${field}:\\s*(\\d+) kB`, 'm').exec(status)?.[1])
   return { rssMiB: kib('VmRSS') / 1024, hwmMiB: kib('VmHWM') / 1024 }
 }

@@ -11,12 +11,12 @@ const { values } = parseArgs({
 
 const dataDir = values['data-dir'] ?? '.'
 const blobFile = (digest: string) => join(dataDir, digest.replace(':', '-'))
-const manifests = new Map<string, { body: Uint8Array; type: string }>()
+const manifests = new Map<string, { body: Uint8Array<ArrayBuffer>; type: string }>()
 const uploads = new Map<string, number>() // session id -> bytes received
 
 async function drain(body: ReadableStream<Uint8Array> | null): Promise<number> {
   let bytes = 0
-  if (body) for await (const chunk of body) bytes += chunk.byteLength
+  if (body) { for await (const chunk of body) bytes += chunk.byteLength }
   return bytes
 }
 
@@ -42,7 +42,10 @@ const server = Bun.serve({
       uploads.delete(id)
       await writeFile(blobFile(digest), '')
       await truncate(blobFile(digest), size)
-      return new Response(null, { status: 201, headers: { Location: `/v2/${name}/blobs/${digest}` } })
+      return new Response(null, {
+        status: 201,
+        headers: { Location: `/v2/${name}/blobs/${digest}` },
+      })
     }
     if (kind === 'manifests' && req.method === 'PUT') {
       const body = new Uint8Array(await req.arrayBuffer())

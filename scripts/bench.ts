@@ -134,8 +134,11 @@ async function benchRegistry(scope: Scope, target: Target, opts: Options, blobs:
         figures.set(`push-${kind}`, mibs)
         figures.set(`rss-${kind}`, Math.max(mem.peakMiB, mem.hwmMiB))
         const hwm = `VmHWM ${fmt(mem.hwmMiB)} MiB${mem.hwmReset ? '' : ' (since start)'}`
-        raw(`push-${kind}`, `${opts.sizeMiB} MiB in ${fmt(seconds)} s = ${fmt(mibs)} MiB/s; ` +
-          `VmRSS peak ${fmt(mem.peakMiB)} MiB over ${mem.samples} samples, ${hwm}`)
+        raw(
+          `push-${kind}`,
+          `${opts.sizeMiB} MiB in ${fmt(seconds)} s = ${fmt(mibs)} MiB/s; ` +
+            `VmRSS peak ${fmt(mem.peakMiB)} MiB over ${mem.samples} samples, ${hwm}`,
+        )
       }
     }
     if (opts.only.has('pull')) {
@@ -150,8 +153,11 @@ async function benchRegistry(scope: Scope, target: Target, opts: Options, blobs:
           rates.push(bytes / MiB / seconds)
         }
         figures.set(`pull-${streams === 1 ? 1 : 'n'}`, median(rates))
-        raw(`pull-${streams}`, `${streams} x ${opts.pullMiB} MiB, MiB/s per round: ` +
-          `${rates.map(fmt).join(' ')} -> median ${fmt(median(rates))}`)
+        raw(
+          `pull-${streams}`,
+          `${streams} x ${opts.pullMiB} MiB, MiB/s per round: ` +
+            `${rates.map(fmt).join(' ')} -> median ${fmt(median(rates))}`,
+        )
       }
     }
     if (opts.only.has('manifest')) {
@@ -162,8 +168,13 @@ async function benchRegistry(scope: Scope, target: Target, opts: Options, blobs:
         figures.set(key, r.rps)
         figures.set(`${key}-p50`, r.p50Ms)
         figures.set(`${key}-p99`, r.p99Ms)
-        raw(key, `${r.tool}, ${opts.connections} connections, ${opts.duration} s: ${r.ok} ok, ` +
-          `${r.failed} failed, ${fmt(r.rps)} req/s, p50 ${fmt(r.p50Ms)} ms, p99 ${fmt(r.p99Ms)} ms`)
+        raw(
+          key,
+          `${r.tool}, ${opts.connections} connections, ${opts.duration} s: ${r.ok} ok, ` +
+            `${r.failed} failed, ${fmt(r.rps)} req/s, p50 ${fmt(r.p50Ms)} ms, p99 ${
+              fmt(r.p99Ms)
+            } ms`,
+        )
       }
     }
   } finally {
@@ -179,8 +190,11 @@ async function benchRegistry(scope: Scope, target: Target, opts: Options, blobs:
       await s.stop()
     }
     figures.set('startup', median(times))
-    raw('startup', `spawn to first GET /v2/, ms: ${times.map(fmt).join(' ')} -> median ` +
-      fmt(median(times)))
+    raw(
+      'startup',
+      `spawn to first GET /v2/, ms: ${times.map(fmt).join(' ')} -> median ` +
+        fmt(median(times)),
+    )
   }
   return figures
 }
@@ -197,7 +211,12 @@ interface Metric {
 function metrics(opts: Options): Metric[] {
   const pull = (streams: number | string) => `pull ${streams} stream${streams === 1 ? '' : 's'}`
   const manifest = (m: string): Metric[] => [
-    { key: `manifest-${m}`, label: `manifest ${m.toUpperCase()}`, unit: 'req/s', target: { minRatio: 10 } },
+    {
+      key: `manifest-${m}`,
+      label: `manifest ${m.toUpperCase()}`,
+      unit: 'req/s',
+      target: { minRatio: 10 },
+    },
     { key: `manifest-${m}-p50`, label: `  p50 latency`, unit: 'ms' },
     { key: `manifest-${m}-p99`, label: `  p99 latency`, unit: 'ms', target: { max: 20 } },
   ]
@@ -247,14 +266,20 @@ function report(opts: Options, ours: Figures, peer: Figures | undefined) {
   const widths = table[0].map((_, i) => Math.max(...table.map((row) => row[i].length)))
   console.log()
   for (const row of table) {
-    console.log(row.map((cell, i) => i < 2 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))
-      .join('  ').trimEnd())
+    console.log(
+      row.map((cell, i) => i < 2 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))
+        .join('  ').trimEnd(),
+    )
   }
   const ratios = rows.filter((m) => m.target && 'minRatio' in m.target && ratioOf(m) !== undefined)
   if (ratios.length > 0) {
     console.log()
-    console.log(ratios.map((m) => `${m.key.replace('-n', `-${opts.streams}`)} ${fmt(ratioOf(m)!)}x` +
-      ` (${verdict(m).join(' ')})`).join('  '))
+    console.log(
+      ratios.map((m) =>
+        `${m.key.replace('-n', `-${opts.streams}`)} ${fmt(ratioOf(m)!)}x` +
+        ` (${verdict(m).join(' ')})`
+      ).join('  '),
+    )
   }
 }
 
