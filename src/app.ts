@@ -4,7 +4,7 @@ import { Hono } from 'hono'
 import type { Logger } from './log.ts'
 import { createRegistry, parseRoute, RegistryError } from './registry/index.ts'
 import type { RegistryDeps, Route } from './registry/index.ts'
-import { API_VERSION, HEADER, PREPARED_REPOSITORY } from './registry/constants.ts'
+import { API_VERSION, HEADER, jsonResponse, PREPARED_REPOSITORY } from './registry/constants.ts'
 
 /** Everything the app needs from outside. */
 export interface AppDeps extends RegistryDeps {
@@ -38,16 +38,16 @@ export function createApp(deps: AppDeps): Hono {
     if ('name' in route && !isPrepared(route.name)) return outsidePrepared(c.req.method, route)
     return registry.handle(c, route)
   })
-  app.all('/v2', (c) => c.json({}))
+  app.all('/v2', () => jsonResponse({}))
 
   app.notFound((c) => {
     const e = new RegistryError('NOT_FOUND', { message: `No endpoint at ${c.req.path}` })
-    return c.json(e.toBody(), e.status)
+    return jsonResponse(e.toBody(), e.status)
   })
   app.onError((err, c) => {
     const e = err instanceof RegistryError ? err : new RegistryError('UNKNOWN', {}, err)
     if (e.code === 'UNKNOWN') log.error('unhandled', { method: c.req.method, path: c.req.path }, err)
-    return c.json(e.toBody(), e.status, e.extra.headers)
+    return jsonResponse(e.toBody(), e.status, e.extra.headers)
   })
   return app
 }

@@ -57,3 +57,17 @@ export const PREPARED_REPOSITORY = 'broken/prepared'
 
 /** The default limit on a pushed manifest's size, as most registries set it. */
 export const DEFAULT_MANIFEST_LIMIT = 4 * 1024 * 1024
+
+/** A JSON response with an exact Content-Length, so logs and clients see its size. */
+export function jsonResponse(
+  value: unknown,
+  status = 200,
+  headers: Record<string, string> = {},
+  contentType: string = MEDIA_TYPE.json,
+): Response {
+  const body = new TextEncoder().encode(JSON.stringify(value))
+  return new Response(body, {
+    status,
+    headers: { 'Content-Type': contentType, 'Content-Length': String(body.byteLength), ...headers },
+  })
+}

@@ -2,6 +2,7 @@
 // and method to its handler.
 import type { Context } from 'hono'
 import { deleteBlob, getBlob } from './blobs.ts'
+import { jsonResponse } from './constants.ts'
 import { RegistryError } from './errors.ts'
 import { listCatalog, listReferrers, listTags } from './lists.ts'
 import { deleteManifest, getManifest, putManifest } from './manifests.ts'
@@ -23,7 +24,7 @@ export function createRegistry(deps: RegistryDeps) {
   const handlersOf = (route: Route): Record<string, Handler> => {
     switch (route.kind) {
       case 'base':
-        return { GET: async (c) => c.json({}) }
+        return { GET: async () => jsonResponse({}) }
       case 'catalog':
         return { GET: (c) => listCatalog(c, deps) }
       case 'tags':

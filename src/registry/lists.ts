@@ -1,7 +1,7 @@
 // The listing endpoints: tags and catalog (paginated with `n`, `last` and `Link`), referrers.
 // https://github.com/opencontainers/distribution-spec/blob/v1.1.0/spec.md#content-discovery
 import type { Context } from 'hono'
-import { HEADER, MEDIA_TYPE } from './constants.ts'
+import { HEADER, jsonResponse, MEDIA_TYPE } from './constants.ts'
 import { parseDigest } from './digest.ts'
 import { RegistryError } from './errors.ts'
 import type { RegistryDeps } from './types.ts'
@@ -31,13 +31,13 @@ export async function listTags(c: Context, { storage }: RegistryDeps, name: stri
   const tags = await storage.listTags(name)
   if (!tags) throw new RegistryError('NAME_UNKNOWN', { detail: { name } })
   const { page, headers } = paginate(c, tags, `/v2/${name}/tags/list`)
-  return c.json({ name, tags: page }, 200, headers)
+  return jsonResponse({ name, tags: page }, 200, headers)
 }
 
 /** GET of the repositories this registry holds. */
 export async function listCatalog(c: Context, { storage }: RegistryDeps) {
   const { page, headers } = paginate(c, await storage.listRepositories(), '/v2/_catalog')
-  return c.json({ repositories: page }, 200, headers)
+  return jsonResponse({ repositories: page }, 200, headers)
 }
 
 /** GET of the manifests whose `subject` is a digest, optionally of one `artifactType`. */
@@ -54,8 +54,8 @@ export async function listReferrers(c: Context, { storage }: RegistryDeps, name:
       ...(record.artifactType && { artifactType: record.artifactType }),
       ...(record.annotations && { annotations: record.annotations }),
     }))
-  const headers: Record<string, string> = { 'Content-Type': MEDIA_TYPE.ociIndex }
+  const headers: Record<string, string> = {}
   if (artifactType !== undefined) headers[HEADER.ociFiltersApplied] = 'artifactType'
   const index = { schemaVersion: 2, mediaType: MEDIA_TYPE.ociIndex, manifests: referrers }
-  return new Response(JSON.stringify(index), { headers })
+  return jsonResponse(index, 200, headers, MEDIA_TYPE.ociIndex)
 }
