@@ -59,7 +59,10 @@ export function createSyntheticBlob(size: number, seed: number): SyntheticBlob {
   }
 }
 
-/** POST an upload session: https://github.com/opencontainers/distribution-spec/blob/main/spec.md#pushing-blobs */
+/**
+ * Opens an upload session with POST.
+ * https://github.com/opencontainers/distribution-spec/blob/v1.1.0/spec.md#pushing-blobs
+ */
 async function startUpload(base: string, repo: string): Promise<URL> {
   const res = await expectStatus(
     await fetch(`${base}/v2/${repo}/blobs/uploads/`, { method: 'POST' }),
@@ -183,7 +186,12 @@ export interface PullResult {
  * and a curl process per stream spawned from Bun is much slower. Time is the slowest transfer's
  * own time_total, so the process start-up is not counted.
  */
-export async function pullBlob(scope: Scope, url: string, size: number, streams: number) {
+export async function pullBlob(
+  scope: Scope,
+  url: string,
+  size: number,
+  streams: number,
+): Promise<PullResult> {
   const flags = `--silent --show-error --parallel --parallel-immediate --parallel-max ${streams}`
   const cmd = [
     'curl',
@@ -197,10 +205,7 @@ export async function pullBlob(scope: Scope, url: string, size: number, streams:
   if (code !== 0 || transfers.length !== streams || bad.length > 0) {
     throw new Error(`curl ${url} failed (exit ${code}): ${stdout.trim()} ${stderr.trim()}`)
   }
-  return {
-    bytes: size * streams,
-    seconds: Math.max(...transfers.map(([, , seconds]) => seconds)),
-  } satisfies PullResult
+  return { bytes: size * streams, seconds: Math.max(...transfers.map(([, , s]) => s)) }
 }
 
 export interface LoadResult {

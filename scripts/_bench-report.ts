@@ -27,7 +27,12 @@ function metrics(streams: number): Metric[] {
     { key: 'rss-mono', label: 'peak RSS, monolithic', unit: 'MiB', target: { max: 200 } },
     { key: 'rss-chunked', label: 'peak RSS, chunked', unit: 'MiB', target: { max: 200 } },
     { key: 'pull-1', label: 'pull 1 stream', unit: 'MiB/s', target: { minRatio: 1.3 } },
-    { key: `pull-${streams}`, label: `pull ${streams} streams`, unit: 'MiB/s', target: { minRatio: 1.3 } },
+    {
+      key: `pull-${streams}`,
+      label: `pull ${streams} streams`,
+      unit: 'MiB/s',
+      target: { minRatio: 1.3 },
+    },
     ...manifest('GET'),
     ...manifest('HEAD'),
     { key: 'startup', label: 'start-up', unit: 'ms', target: { max: 50 } },
@@ -52,7 +57,10 @@ export function printReport(label: string, streams: number, ours: Figures, peer?
       return [`< ${m.target.max} ${m.unit}`, ours.get(m.key)! < m.target.max ? 'ok' : 'MISS']
     }
     const r = ratio(m)
-    return [`>= ${m.target.minRatio}x`, r === undefined ? '?' : r >= m.target.minRatio ? 'ok' : 'MISS']
+    return [
+      `>= ${m.target.minRatio}x`,
+      r === undefined ? '?' : r >= m.target.minRatio ? 'ok' : 'MISS',
+    ]
   }
   const orDash = (n: number | undefined, suffix = '') => n === undefined ? '-' : fmt(n) + suffix
   const table = [
@@ -67,7 +75,8 @@ export function printReport(label: string, streams: number, ours: Figures, peer?
     ]),
   ]
   const widths = table[0].map((_, i) => Math.max(...table.map((row) => row[i].length)))
-  const align = (cell: string, i: number) => i < 2 ? cell.padEnd(widths[i]) : cell.padStart(widths[i])
+  const align = (cell: string, i: number) =>
+    i < 2 ? cell.padEnd(widths[i]) : cell.padStart(widths[i])
   console.log()
   for (const row of table) console.log(row.map(align).join('  ').trimEnd())
   const ratios = rows.filter((m) => m.target && 'minRatio' in m.target && ratio(m) !== undefined)

@@ -1,7 +1,7 @@
 // Process plumbing for scripts/bench.ts: a cleanup scope, bounded child processes, and the
 // registries under test (broken-reg in each target, the docker-registry peer, the null sink).
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, readdir, rm, stat, truncate, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -11,17 +11,14 @@ export const ROOT = join(import.meta.dir, '..')
 export const TARGETS = ['binary', 'bun', 'deno', 'peer', 'sink'] as const
 export type Target = (typeof TARGETS)[number]
 
+type Output = 'pipe' | 'ignore'
+/** A child process of the bench; its stdin is always /dev/null. */
+export type Child = Subprocess<'ignore', Output, Output>
+
 /** Undo actions run last-in first-out by close(), which never throws. */
 export interface Scope {
   defer: (fn: () => unknown) => void
-  spawn: (
-    cmd: string[],
-    opts?: { stdout?: 'pipe' | 'ignore'; stderr?: 'pipe' | 'ignore' },
-  ) => Subprocess<
-    'ignore',
-    'pipe' | 'ignore',
-    'pipe' | 'ignore'
-  >
+  spawn: (cmd: string[], output?: { stdout?: Output; stderr?: Output }) => Child
   tempDir: (prefix: string) => Promise<string>
   close: () => Promise<void>
 }
@@ -31,13 +28,8 @@ export function createScope(): Scope {
   const undo: Array<() => unknown> = []
   const scope: Scope = {
     defer: (fn) => void undo.push(fn),
-    spawn(cmd, opts = {}) {
-      const proc = Bun.spawn(cmd, {
-        cwd: ROOT,
-        stdin: 'ignore',
-        stdout: opts.stdout ?? 'ignore',
-        stderr: opts.stderr ?? 'ignore',
-      })
+    spawn(cmd, { stdout = 'ignore', stderr = 'ignore' } = {}) {
+      const proc = Bun.spawn(cmd, { cwd: ROOT, stdin: 'ignore', stdout, stderr })
       scope.defer(() => stopProcess(proc))
       return proc
     },
@@ -124,7 +116,7 @@ async function startBrokenReg(scope: Scope, target: Exclude<Target, 'peer'>, dat
   const cmd = [...brokenRegCommand(target), ...args]
   const t0 = performance.now()
   const proc = scope.spawn(cmd, { stdout: 'pipe' })
-  const banner = await withDeadline(firstLine(proc), `${target}: no "listening on" line`)
+  const banner = await withDeadline(firstLine(proc, target), `${target}: no "listening on" line`)
   const url = /listening on (http:\/\/\S+)/.exec(banner)?.[1]
   if (!url) throw new Error(`${target}: unexpected first line ${JSON.stringify(banner)}`)
   await waitReady(url, proc, target)
@@ -168,13 +160,13 @@ function server(label: string, url: string, proc: Subprocess, banner: string, st
   return { label, url, pid: proc.pid, banner, startupMs, stop: () => stopProcess(proc) }
 }
 
-async function firstLine(proc: Subprocess<'ignore', 'pipe', 'ignore'>): Promise<string> {
-  const reader = proc.stdout.getReader()
+async function firstLine(proc: Child, label: string): Promise<string> {
+  const reader = (proc.stdout as ReadableStream<Uint8Array>).getReader()
   const decoder = new TextDecoder()
   let text = ''
   while (!text.includes('\n')) {
     const { done, value } = await reader.read()
-    if (done) throw new Error(`exited (code ${await proc.exited}) before printing a line`)
+    if (done) throw new Error(`${label} exited (code ${await proc.exited}) before printing a line`)
     text += decoder.decode(value, { stream: true })
   }
   // Keep draining so that later stdout writes never block the server.
@@ -218,23 +210,26 @@ function freePort(): Promise<number> {
   })
 }
 
-export interface RssReport {
+export interface ProcessReport {
   /** Highest VmRSS seen by sampling every `everyMs`. */
   peakMiB: number
   /** VmHWM at the end: the kernel's peak, reset at the start when clear_refs allows it. */
   hwmMiB: number
   hwmReset: boolean
   samples: number
+  /** User plus system CPU time the process used meanwhile. */
+  cpuSeconds: number
 }
 
-/** Samples a process's resident memory until stop() is called. */
-export function sampleRss(pid: number, everyMs = 50): { stop: () => RssReport } {
+/** Samples a process's resident memory, and counts its CPU time, until stop() is called. */
+export function sampleProcess(pid: number, everyMs = 50): { stop: () => ProcessReport } {
   let hwmReset = true
   try {
     writeFileSync(`/proc/${pid}/clear_refs`, '5') // "5" resets VmHWM to the current RSS
   } catch {
     hwmReset = false
   }
+  const cpuStart = cpuSecondsOf(pid)
   let peakMiB = 0
   let samples = 0
   const sample = () => {
@@ -249,7 +244,7 @@ export function sampleRss(pid: number, everyMs = 50): { stop: () => RssReport } 
     stop() {
       clearInterval(timer)
       const { hwmMiB } = sample()
-      return { peakMiB, hwmMiB, hwmReset, samples }
+      return { peakMiB, hwmMiB, hwmReset, samples, cpuSeconds: cpuSecondsOf(pid) - cpuStart }
     },
   }
 }
@@ -259,4 +254,21 @@ function readMemory(pid: number) {
   const kib = (field: string) =>
     Number(new RegExp(`^${field}:\\s*(\\d+) kB`, 'm').exec(status)?.[1])
   return { rssMiB: kib('VmRSS') / 1024, hwmMiB: kib('VmHWM') / 1024 }
+}
+
+// utime and stime are fields 14 and 15 of /proc/PID/stat, in clock ticks (100 per second on
+// Linux); the command name in field 2 may hold spaces, so count from its closing parenthesis.
+function cpuSecondsOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return (Number(fields[11]) + Number(fields[12])) / 100
+}
+
+/** Empties every file of at least `minBytes` under `dir`, freeing its page cache. */
+export async function truncateFilesOver(dir: string, minBytes: number): Promise<void> {
+  for (const entry of await readdir(dir, { recursive: true })) {
+    const path = join(dir, entry)
+    const info = await stat(path)
+    if (info.isFile() && info.size >= minBytes) await truncate(path, 0)
+  }
 }

@@ -22,7 +22,11 @@ const { values } = parseArgs({
 })
 
 async function run(command: string[], env: Record<string, string> = {}) {
-  const child = Bun.spawn(command, { stdout: 'inherit', stderr: 'inherit', env: { ...process.env, ...env } })
+  const child = Bun.spawn(command, {
+    stdout: 'inherit',
+    stderr: 'inherit',
+    env: { ...process.env, ...env },
+  })
   if (await child.exited !== 0) throw new Error(`failed: ${command.join(' ')}`)
 }
 
@@ -53,5 +57,7 @@ if (process.env.DENORT_BIN) {
   await run([deno, 'compile', '--allow-all', '--output', out, ENTRY])
   await writeChecksum(out)
 } else {
-  console.log('deno compile skipped: set DENORT_BIN to a denort base binary (it cannot be downloaded here)')
+  console.log(
+    'deno compile skipped: set DENORT_BIN to a denort base binary (it cannot be downloaded here)',
+  )
 }

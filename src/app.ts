@@ -1,26 +1,55 @@
 // createApp(deps): the Hono app, built from injected adapters only, so it runs in any runtime
-// and in tests without a socket.
+// and in tests without a socket. It routes `/v2/` requests: broken/prepared to the registry,
+// broken/<scenario> to its scenario, anything else is not served (yet).
 import { Hono } from 'hono'
+import { createStats, mountAdmin } from './admin/index.ts'
 import type { Logger } from './log.ts'
+import { API_VERSION, HEADER, jsonResponse, PREPARED_REPOSITORY } from './registry/constants.ts'
 import { createRegistry, parseRoute, RegistryError } from './registry/index.ts'
 import type { RegistryDeps, Route } from './registry/index.ts'
-import { API_VERSION, HEADER, jsonResponse, PREPARED_REPOSITORY } from './registry/constants.ts'
+import { createScenarioRunner, findScenario, SCENARIO_PREFIX, SCENARIOS } from './scenarios/index.ts'
+import { sleep } from './util/sleep.ts'
+
+/** A `Warning: 299` header added to responses with a probability, as the original's option. */
+export interface WarningRule {
+  probability: number
+  message: string
+}
 
 /** Everything the app needs from outside. */
 export interface AppDeps extends RegistryDeps {
   log: Logger
+  /** Stall `/v2/_catalog` this long (V2_CATALOG_DELAY). */
+  catalogDelayMs?: number
+  /** Answer `/v2/_catalog` with this many fabricated repositories (V2_CATALOG_NUM_REPOS). */
+  catalogFakeRepos?: number
+  warnings?: WarningRule[]
+  /** Source of randomness for warnings; Math.random unless a test pins it. */
+  random?: () => number
 }
 
 /** Builds the registry's HTTP application. */
 export function createApp(deps: AppDeps): Hono {
-  const { log } = deps
+  const { log, warnings = [], random = Math.random } = deps
   const registry = createRegistry(deps)
+  const stats = createStats()
+  const runScenario = createScenarioRunner(deps, registry.handle, stats)
   const app = new Hono()
 
   app.use('*', async (c, next) => {
     const started = performance.now()
-    await next()
+    stats.requestsInFlight++
+    try {
+      await next()
+    } finally {
+      stats.requestsInFlight--
+      stats.requestsTotal++
+    }
     c.res.headers.set(HEADER.apiVersion, API_VERSION)
+    const roll = warnings.length ? random() : 1
+    for (const w of warnings) {
+      if (w.probability > roll) c.res.headers.append('Warning', `299 - "${w.message}"`)
+    }
     log.info('request', {
       method: c.req.method,
       path: c.req.path,
@@ -30,21 +59,37 @@ export function createApp(deps: AppDeps): Hono {
     })
   })
 
-  app.all('/v2/*', (c) => {
+  mountAdmin(app, stats)
+
+  app.all('/v2/*', async (c) => {
     const route = parseRoute(c.req.path)
     if (!route) {
       throw new RegistryError('NOT_FOUND', { message: `No endpoint at ${c.req.path}` })
     }
-    if ('name' in route && !isPrepared(route.name)) return outsidePrepared(c.req.method, route)
-    return registry.handle(c, route)
+    if (route.kind === 'catalog') return catalog(c.req.raw.signal, () => registry.handle(c, route))
+    if (!('name' in route) || isPrepared(route.name)) return registry.handle(c, route)
+    const scenario = findScenario(route.name)
+    if (scenario) return runScenario(c, scenario, route)
+    return outsidePrepared(c.req.method, route)
   })
   app.all('/v2', () => jsonResponse({}))
+
+  /** The catalog, stalled and fabricated as the original tool's environment asked. */
+  async function catalog(signal: AbortSignal, correct: () => Promise<Response>) {
+    if (deps.catalogDelayMs) await sleep(deps.catalogDelayMs, signal)
+    const count = deps.catalogFakeRepos ?? 0
+    if (count <= 0) return correct()
+    const repositories = Array.from({ length: count }, (_, i) => `/repo/path${i}`)
+    return jsonResponse({ repositories: [...repositories, '/repo/last'] })
+  }
 
   app.notFound((c) => {
     const e = new RegistryError('NOT_FOUND', { message: `No endpoint at ${c.req.path}` })
     return jsonResponse(e.toBody(), e.status)
   })
   app.onError((err, c) => {
+    // A client that went away during a delay gets no answer; 499 is for the log alone.
+    if (err instanceof Error && err.name === 'AbortError') return new Response(null, { status: 499 })
     const e = err instanceof RegistryError ? err : new RegistryError('UNKNOWN', {}, err)
     if (e.code === 'UNKNOWN') log.error('unhandled', { method: c.req.method, path: c.req.path }, err)
     return jsonResponse(e.toBody(), e.status, e.extra.headers)
@@ -55,7 +100,7 @@ export function createApp(deps: AppDeps): Hono {
 const isPrepared = (name: string) =>
   name === PREPARED_REPOSITORY || name.startsWith(`${PREPARED_REPOSITORY}/`)
 
-/** Repositories outside `broken/prepared` take no pushes, and hold nothing yet. */
+/** Repositories outside broken/ take no pushes, and hold nothing yet. */
 function outsidePrepared(method: string, route: Route & { name: string }): never {
   if (method !== 'GET' && method !== 'HEAD') {
     throw new RegistryError('UNSUPPORTED', {
@@ -64,8 +109,11 @@ function outsidePrepared(method: string, route: Route & { name: string }): never
       detail: { name: route.name },
     })
   }
+  const hint = route.name.startsWith(SCENARIO_PREFIX)
+    ? `; scenarios are ${SCENARIOS.map((s) => SCENARIO_PREFIX + s.name).join(', ')}`
+    : ''
   throw new RegistryError('NAME_UNKNOWN', {
-    message: `Repository ${route.name} is not known to this registry`,
+    message: `Repository ${route.name} is not known to this registry${hint}`,
     detail: { name: route.name },
   })
 }

@@ -1,23 +1,96 @@
 // The server's configuration: its options (flags with the original tool's environment names),
-// and resolve(), which turns parsed values into a frozen Config or a UsageError.
+// and resolveConfig(), which turns parsed values into a frozen Config or a UsageError.
 import { join } from 'node:path'
 import { type OptionTable, type OptionValues, UsageError } from './cli/options.ts'
 import type { LogFormat } from './log.ts'
-import { DEFAULT_MANIFEST_LIMIT } from './registry/constants.ts'
+import { parseDuration } from './util/duration.ts'
 import { parseSize } from './util/size.ts'
 
 /** The options of `broken-reg serve`. */
 export const SERVE_OPTIONS = {
-  'host': { type: 'string', value: 'ADDR', env: 'BIND_HOST', default: '0.0.0.0', help: 'Address to listen on' },
-  'port': { type: 'string', value: 'PORT', env: 'BIND_PORT', default: '8080', help: 'Port to listen on; 0 picks a free one' },
-  'data-dir': { type: 'string', value: 'DIR', env: 'BLOB_DIR', default: '$HOME/broken-reg', help: 'Where blobs, manifests and uploads are kept' },
-  'tls-cert': { type: 'string', value: 'FILE', env: 'CERT_FILE', help: 'PEM certificate: serve HTTPS (needs --tls-key)' },
+  'host': {
+    type: 'string',
+    value: 'ADDR',
+    env: 'BIND_HOST',
+    default: '0.0.0.0',
+    help: 'Address to listen on',
+  },
+  'port': {
+    type: 'string',
+    value: 'PORT',
+    env: 'BIND_PORT',
+    default: '8080',
+    help: 'Port to listen on; 0 picks a free one',
+  },
+  'data-dir': {
+    type: 'string',
+    value: 'DIR',
+    env: 'BLOB_DIR',
+    default: '$HOME/broken-reg',
+    help: 'Where blobs, manifests and uploads are kept',
+  },
+  'tls-cert': {
+    type: 'string',
+    value: 'FILE',
+    env: 'CERT_FILE',
+    help: 'PEM certificate: serve HTTPS (needs --tls-key)',
+  },
   'tls-key': { type: 'string', value: 'FILE', env: 'KEY_FILE', help: 'PEM private key of --tls-cert' },
-  'storage': { type: 'string', value: 'KIND', env: 'BROKEN_REG_STORAGE', default: 'fs', choices: ['fs', 'memory'], help: 'Storage adapter' },
-  'hasher': { type: 'string', value: 'KIND', env: 'BROKEN_REG_HASHER', default: 'native', choices: ['native', 'noble'], help: 'SHA-256 implementation' },
-  'log-format': { type: 'string', value: 'FORMAT', env: 'BROKEN_REG_LOG_FORMAT', default: 'text', choices: ['text', 'json'], help: 'Log line format (stderr)' },
-  'manifest-limit': { type: 'string', value: 'SIZE', env: 'BROKEN_REG_MANIFEST_LIMIT', default: '4m', help: 'Largest manifest a push may send (k/m/g)' },
-  'no-validate': { type: 'boolean', env: 'BROKEN_REG_NO_VALIDATE', help: 'Accept any manifest bytes, for preparing invalid images' },
+  'storage': {
+    type: 'string',
+    value: 'KIND',
+    env: 'BROKEN_REG_STORAGE',
+    default: 'fs',
+    choices: ['fs', 'memory'],
+    help: 'Storage adapter',
+  },
+  'hasher': {
+    type: 'string',
+    value: 'KIND',
+    env: 'BROKEN_REG_HASHER',
+    default: 'native',
+    choices: ['native', 'noble'],
+    help: 'SHA-256 implementation',
+  },
+  'log-format': {
+    type: 'string',
+    value: 'FORMAT',
+    env: 'BROKEN_REG_LOG_FORMAT',
+    default: 'text',
+    choices: ['text', 'json'],
+    help: 'Log line format (stderr)',
+  },
+  'manifest-limit': {
+    type: 'string',
+    value: 'SIZE',
+    env: 'BROKEN_REG_MANIFEST_LIMIT',
+    default: '4m',
+    help: 'Largest manifest a push may send (k/m/g)',
+  },
+  'no-validate': {
+    type: 'boolean',
+    env: 'BROKEN_REG_NO_VALIDATE',
+    help: 'Accept any manifest bytes, for preparing invalid images',
+  },
+  'catalog-delay': {
+    type: 'string',
+    value: 'DURATION',
+    env: 'V2_CATALOG_DELAY',
+    help: 'Stall /v2/_catalog this long (Go duration: 300ms, 5s)',
+  },
+  'catalog-num-repos': {
+    type: 'string',
+    value: 'N',
+    env: 'V2_CATALOG_NUM_REPOS',
+    help: 'Answer /v2/_catalog with N fabricated repositories (/repo/path0 … /repo/last)',
+  },
+  'warning': {
+    type: 'string',
+    value: 'P:MESSAGE',
+    env: 'BROKEN_REG_WARNING',
+    multiple: true,
+    help: 'Add `Warning: 299 - "MESSAGE"` to responses with probability P (0-1); env: comma-separated',
+  },
 } as const satisfies OptionTable
 
 /** The server's settings, resolved. */
@@ -31,34 +104,68 @@ export interface Config {
   logFormat: LogFormat
   manifestLimit: number
   validate: boolean
+  catalogDelayMs: number
+  catalogFakeRepos: number
+  warnings: { probability: number; message: string }[]
 }
+
+type Name = keyof typeof SERVE_OPTIONS
 
 /** Turns parsed option values into a Config; throws UsageError on a bad value. */
 export function resolveConfig(values: OptionValues, env: Record<string, string | undefined>): Config {
-  const str = (name: keyof typeof SERVE_OPTIONS) => values[name] as string | undefined
-  const port = Number(str('port'))
-  if (!/^\d+$/.test(str('port') ?? '') || port > 65535) {
-    throw new UsageError(`Invalid port "${str('port')}": use a number from 0 to 65535`)
+  const str = (name: Name) => values[name] as string | undefined
+  /** Parses an option's value, turning a failure into a UsageError that names the option. */
+  const parsed = <T>(name: Name, parse: (value: string) => T, fallback: T): T => {
+    const value = str(name)
+    if (value === undefined) return fallback
+    try {
+      return parse(value)
+    } catch (err) {
+      const source = env[SERVE_OPTIONS[name].env] === value ? SERVE_OPTIONS[name].env : `--${name}`
+      throw new UsageError(`Invalid ${source} "${value}": ${(err as Error).message}`)
+    }
   }
   const certFile = str('tls-cert')
   const keyFile = str('tls-key')
   if (!certFile !== !keyFile) throw new UsageError('--tls-cert and --tls-key go together')
-  let manifestLimit = DEFAULT_MANIFEST_LIMIT
-  try {
-    manifestLimit = parseSize(str('manifest-limit') ?? '4m')
-  } catch (err) {
-    throw new UsageError(`Invalid --manifest-limit: ${(err as Error).message}`)
-  }
   const home = env.HOME ?? env.USERPROFILE ?? '.'
+  const dataDir = (str('data-dir') ?? '').replace(/^(\$HOME|~)(?=\/|$)/, home)
   return Object.freeze({
     host: str('host') ?? '0.0.0.0',
-    port,
-    dataDir: (str('data-dir') ?? '').replace(/^\$HOME(?=\/|$)|^~(?=\/|$)/, home) || join(home, 'broken-reg'),
+    port: parsed('port', (v) => wholeNumber(v, 65535), 8080),
+    dataDir: dataDir || join(home, 'broken-reg'),
     tls: certFile && keyFile ? { certFile, keyFile } : undefined,
     storage: str('storage') as Config['storage'],
     hasher: str('hasher') as Config['hasher'],
     logFormat: str('log-format') as LogFormat,
-    manifestLimit,
+    manifestLimit: parsed('manifest-limit', parseSize, 4 * 1024 * 1024),
     validate: !values['no-validate'],
+    catalogDelayMs: parsed('catalog-delay', parseDuration, 0),
+    catalogFakeRepos: parsed('catalog-num-repos', (v) => wholeNumber(v, 1_000_000), 0),
+    warnings: ((values.warning as string[] | undefined) ?? []).map((rule) => {
+      try {
+        return parseWarning(rule)
+      } catch (err) {
+        throw new UsageError(`Invalid --warning "${rule}": ${(err as Error).message}`)
+      }
+    }),
   })
+}
+
+function wholeNumber(value: string, max: number): number {
+  if (!/^\d+$/.test(value) || Number(value) > max) {
+    throw new RangeError(`use a whole number from 0 to ${max}`)
+  }
+  return Number(value)
+}
+
+/** Parses `P:message`, P a probability from 0 to 1. */
+export function parseWarning(rule: string) {
+  const colon = rule.indexOf(':')
+  const probability = Number(rule.slice(0, colon))
+  const message = rule.slice(colon + 1)
+  if (colon < 1 || !(probability >= 0 && probability <= 1) || !message) {
+    throw new RangeError('use P:message with P from 0 to 1, e.g. 0.5:registry is degraded')
+  }
+  return { probability, message }
 }

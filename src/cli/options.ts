@@ -54,6 +54,7 @@ export function parseOptions(
     let value = parsed.values[name] as string | string[] | boolean | undefined
     const fromEnv = spec.env ? env[spec.env] : undefined
     if (value === undefined && fromEnv !== undefined && fromEnv !== '') {
+      // An environment variable holds a list as comma-separated values.
       value = spec.type === 'boolean'
         ? /^(1|true|yes|on)$/i.test(fromEnv)
         : spec.multiple

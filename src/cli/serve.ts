@@ -39,6 +39,9 @@ async function start(config: Config, io: Parameters<Command['run']>[1]) {
     log,
     manifestLimit: config.manifestLimit,
     validate: config.validate,
+    catalogDelayMs: config.catalogDelayMs,
+    catalogFakeRepos: config.catalogFakeRepos,
+    warnings: config.warnings,
   })
   const tls = config.tls && {
     cert: await readFile(config.tls.certFile, 'utf8'),

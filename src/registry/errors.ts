@@ -18,6 +18,12 @@ const OCI_ERRORS = {
   UNSUPPORTED: { status: 405, message: 'the operation is unsupported' },
   TOOMANYREQUESTS: { status: 429, message: 'too many requests' },
   // Below: codes outside the spec, which registries and the original tool use.
+  BAD_REQUEST: { status: 400, message: 'bad request' },
+  FORBIDDEN: { status: 403, message: 'forbidden' },
+  TIMEOUT: { status: 408, message: 'request timed out' },
+  INTERNAL_SERVER_ERROR: { status: 500, message: 'internal server error' },
+  NOT_IMPLEMENTED: { status: 501, message: 'not implemented' },
+  UNAVAILABLE: { status: 503, message: 'try again later' }, // clients treat it as retryable
   RANGE_INVALID: { status: 416, message: 'requested range not satisfiable' },
   PAGINATION_NUMBER_INVALID: { status: 400, message: 'invalid number of results requested' },
   NOT_FOUND: { status: 404, message: 'no such endpoint' },

@@ -64,7 +64,7 @@ export async function getManifest(c: Context, deps: RegistryDeps, name: string, 
 
 /** PUT of a manifest by tag or by digest. */
 export async function putManifest(c: Context, deps: RegistryDeps, name: string, reference: string) {
-  const { storage, hasher, manifestLimit } = deps
+  const { hasher, manifestLimit } = deps
   const byDigest = isDigest(reference) ? parseDigest(reference) : undefined
   if (!byDigest) checkTag(reference)
   const tooLarge = () =>
@@ -85,10 +85,7 @@ export async function putManifest(c: Context, deps: RegistryDeps, name: string, 
   const record = deps.validate
     ? await validate(deps, name, bytes, contentType)
     : { mediaType: contentType || 'application/octet-stream', size: bytes.byteLength }
-  await storage.putBlob(digest, bytes)
-  await storage.linkBlob(name, digest)
-  await storage.putManifest(name, digest, record)
-  if (!byDigest) await storage.setTag(name, reference, digest)
+  await storeManifest(deps, name, digest, bytes, record, byDigest ? undefined : reference)
   const headers: Record<string, string> = {
     'Location': `/v2/${name}/manifests/${digest}`,
     [HEADER.contentDigest]: digest,
@@ -96,6 +93,21 @@ export async function putManifest(c: Context, deps: RegistryDeps, name: string, 
   }
   if (record.subject) headers[HEADER.ociSubject] = record.subject
   return new Response(null, { status: 201, headers })
+}
+
+/** Stores checked manifest bytes in a repository, and tags them when a tag is given. */
+export async function storeManifest(
+  { storage }: RegistryDeps,
+  name: string,
+  digest: string,
+  bytes: Uint8Array,
+  record: ManifestRecord,
+  tag?: string,
+) {
+  await storage.putBlob(digest, bytes)
+  await storage.linkBlob(name, digest)
+  await storage.putManifest(name, digest, record)
+  if (tag !== undefined) await storage.setTag(name, tag, digest)
 }
 
 /** DELETE of a manifest by digest (with every tag on it), or of a tag alone. */

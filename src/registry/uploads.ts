@@ -198,3 +198,43 @@ export function createUploads(deps: RegistryDeps) {
     },
   }
 }
+
+/**
+ * Stores a stream as a blob of a repository, hashing it on the way, through an upload session
+ * so a failure leaves nothing in the blob store. With `expected`, a different digest is refused.
+ */
+export async function storeBlobStream(
+  { storage, hasher }: RegistryDeps,
+  name: string,
+  stream: ReadableStream<Uint8Array>,
+  expected?: string,
+): Promise<{ digest: string; size: number }> {
+  const id = await storage.createUpload(name)
+  const state = hasher.create('sha256')
+  let size = 0
+  try {
+    const writer = await storage.openUpload(id)
+    try {
+      for await (const chunk of stream) {
+        state.update(chunk)
+        size += chunk.byteLength
+        await writer.write(chunk)
+      }
+    } finally {
+      await writer.close()
+    }
+    const digest = `sha256:${state.hex()}`
+    if (expected !== undefined && digest !== expected) {
+      throw new RegistryError('DIGEST_INVALID', {
+        message: `Content has digest ${digest}, not ${expected}`,
+        detail: { expected, actual: digest },
+      })
+    }
+    await storage.commitUpload(id, digest)
+    await storage.linkBlob(name, digest)
+    return { digest, size }
+  } catch (err) {
+    await storage.deleteUpload(id)
+    throw err
+  }
+}

@@ -1,11 +1,10 @@
 // Integration-test harness: starts broken-reg and real clients (skopeo, dockerd, docker-registry)
 // privately on 127.0.0.1, and writes OCI image layouts by hand so that no test needs the network.
 import { describe, test } from 'bun:test'
-import type { Subprocess } from 'bun'
 import { createHash } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
-import { createServer, type AddressInfo } from 'node:net'
+import { type AddressInfo, createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { gzipSync } from 'node:zlib'
@@ -25,8 +24,9 @@ export const SERVER_COMMANDS = {
 }
 
 /** Arguments for `serve` on a free loopback port, storing in `dataDir`. */
-export const serveArgs = (dataDir: string) =>
-  ['serve', '--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir]
+export function serveArgs(dataDir: string): string[] {
+  return ['serve', '--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir]
+}
 
 // ---------------------------------------------------------------------------------------------
 // Clients present on this machine, and tests that skip (saying why) when one is missing
@@ -50,7 +50,10 @@ export interface Need {
 /** The clients tests can ask for with testIf() and describeIf(). */
 export const NEEDS = {
   skopeo: { ok: hasSkopeo, why: 'skopeo is not installed' },
-  dockerd: { ok: hasDockerd, why: 'dockerd and docker must be installed and the tests run as root' },
+  dockerd: {
+    ok: hasDockerd,
+    why: 'dockerd and docker must be installed and the tests run as root',
+  },
   dockerRegistry: { ok: hasDockerRegistry, why: 'docker-registry is not installed' },
   deno: { ok: hasDeno, why: `${DENO} is missing` },
 } satisfies Record<string, Need>
@@ -106,7 +109,9 @@ export async function waitFor<T>(
   for (;;) {
     const value = await probe()
     if (value !== undefined) return value
-    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`)
+    if (Date.now() > deadline) {
+      throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`)
+    }
     await Bun.sleep(50)
   }
 }
@@ -118,37 +123,28 @@ export interface RunResult {
   stderr: string
 }
 
-/** Options for the commands the harness runs. */
+/** Where and how the harness runs a command; `timeoutMs` is the deadline of each helper. */
 export interface SpawnOptions {
   cwd?: string
   env?: Record<string, string | undefined>
+  timeoutMs?: number
 }
 
-// Every child still running when the test process exits is killed, even after a crash.
-const live = new Set<Subprocess>()
-process.on('exit', () => live.forEach((child) => child.kill('SIGKILL')))
-
-function spawnTracked(cmd: string[], opts: SpawnOptions & { timeoutMs?: number }) {
-  const child = Bun.spawn(cmd, {
-    cwd: opts.cwd ?? ROOT,
-    env: opts.env ?? process.env,
+// bun test itself kills the children of a test that times out; afterAll hooks stop the rest.
+const spawnChild = (cmd: string[], { cwd, env }: SpawnOptions, killAfterMs?: number) =>
+  Bun.spawn(cmd, {
+    cwd: cwd ?? ROOT,
+    env: env ?? process.env,
     stdin: 'ignore',
     stdout: 'pipe',
     stderr: 'pipe',
-    timeout: opts.timeoutMs,
+    timeout: killAfterMs,
     killSignal: 'SIGKILL',
   })
-  live.add(child)
-  child.exited.finally(() => live.delete(child))
-  return child
-}
 
 /** Runs a command to completion (killed after `timeoutMs`, default 5 min) and collects output. */
-export async function run(
-  cmd: string[],
-  opts: SpawnOptions & { timeoutMs?: number } = {},
-): Promise<RunResult> {
-  const child = spawnTracked(cmd, { timeoutMs: 300_000, ...opts })
+export async function run(cmd: string[], opts: SpawnOptions = {}): Promise<RunResult> {
+  const child = spawnChild(cmd, opts, opts.timeoutMs ?? 300_000)
   const [stdout, stderr, code] = await Promise.all([
     new Response(child.stdout).text(),
     new Response(child.stderr).text(),
@@ -159,7 +155,8 @@ export async function run(
 
 /** A long-running child process whose output is collected as it comes. */
 interface Daemon {
-  exitCode(): number | null
+  /** How it ended (`code 1`, `signal SIGKILL`), or undefined while it runs. */
+  ended(): string | undefined
   stdout(): string
   stderr(): string
   /** Sends SIGTERM (SIGKILL after 20 s) and resolves to the exit code (128 + signal if killed). */
@@ -171,18 +168,23 @@ async function collect(stream: ReadableStream<Uint8Array>, append: (text: string
   for await (const chunk of stream) append(decoder.decode(chunk, { stream: true }))
 }
 
-function spawnDaemon(cmd: string[], { cwd, env }: SpawnOptions): Daemon {
-  const child = spawnTracked(cmd, { cwd, env })
+function spawnDaemon(cmd: string[], opts: SpawnOptions): Daemon {
+  const child = spawnChild(cmd, opts)
   const out = { stdout: '', stderr: '' }
   void collect(child.stdout, (text) => (out.stdout += text))
   void collect(child.stderr, (text) => (out.stderr += text))
-  const exitCode = () => child.exitCode ?? (child.signalCode ? -1 : null)
+  const ended = () =>
+    child.exitCode !== null
+      ? `code ${child.exitCode}`
+      : child.signalCode !== null
+      ? `signal ${child.signalCode}`
+      : undefined
   return {
-    exitCode,
+    ended,
     stdout: () => out.stdout,
     stderr: () => out.stderr,
     async stop() {
-      if (exitCode() === null) child.kill('SIGTERM')
+      if (!ended()) child.kill('SIGTERM')
       const timer = setTimeout(() => child.kill('SIGKILL'), 20_000)
       const code = await child.exited
       clearTimeout(timer)
@@ -201,8 +203,8 @@ async function launch<T>(
   const daemon = spawnDaemon(cmd, opts)
   try {
     const value = await waitFor(what, () => {
-      const code = daemon.exitCode()
-      if (code !== null) throw new Error(`It exited with code ${code}`)
+      const ended = daemon.ended()
+      if (ended) throw new Error(`It exited (${ended}) before ${what}`)
       return ready(daemon)
     }, opts.timeoutMs)
     return { daemon, value }
@@ -226,10 +228,7 @@ export interface Server {
 }
 
 /** Starts a server command and waits (default 20 s) for `listening on URL` as its first line. */
-export async function startServer(
-  cmd: string[],
-  opts: SpawnOptions & { timeoutMs?: number } = {},
-): Promise<Server> {
+export async function startServer(cmd: string[], opts: SpawnOptions = {}): Promise<Server> {
   const { daemon, value: url } = await launch(cmd, 'a "listening on URL" line on stdout', (d) => {
     const stdout = d.stdout()
     if (!stdout.includes('\n')) return undefined
@@ -265,12 +264,16 @@ export function ensureBinary(): Promise<void> {
 async function buildIfStale() {
   const binary = await stat(BINARY).catch(() => undefined)
   const sources = await readdir(join(ROOT, 'src'), { recursive: true })
-  const mtimes = await Promise.all(sources.map(async (f) => (await stat(join(ROOT, 'src', f))).mtimeMs))
+  const mtimes = await Promise.all(
+    sources.map(async (f) => (await stat(join(ROOT, 'src', f))).mtimeMs),
+  )
   if (binary && binary.mtimeMs >= Math.max(...mtimes)) return
   const result = await run([BUN, 'scripts/build.ts'])
   if (result.code !== 0 || !(await stat(BINARY).catch(() => undefined))) {
-    throw new Error(`bun scripts/build.ts failed (exit ${result.code}, ${BINARY} expected):\n` +
-      result.stdout + result.stderr)
+    throw new Error(
+      `bun scripts/build.ts failed (exit ${result.code}, ${BINARY} expected):\n` +
+        result.stdout + result.stderr,
+    )
   }
 }
 
@@ -305,14 +308,17 @@ export async function startDockerd(tmp: string): Promise<Dockerd> {
   await writeFile(at('daemon.json'), JSON.stringify({ 'deprecated-key-path': at('key.json') }))
   const env = { ...process.env, DOCKER_HOST: host, DOCKER_CONFIG: at('cli') }
   const docker = (args: string[]) => run(['docker', ...args], { env })
-  const { daemon } = await launch([
-    'dockerd',
-    ...['--storage-driver=vfs', '--iptables=false', '--ip6tables=false', '--bridge=none'],
-    ...['--data-root', at('data'), '--exec-root', at('exec'), '--host', host],
-    ...['--pidfile', at('docker.pid'), '--config-file', at('daemon.json')],
-  ], '`docker version` to answer', async () => {
-    return (await docker(['version'])).code === 0 ? true : undefined
-  }, { timeoutMs: 60_000 })
+  const { daemon } = await launch(
+    [
+      'dockerd',
+      ...['--storage-driver=vfs', '--iptables=false', '--ip6tables=false', '--bridge=none'],
+      ...['--data-root', at('data'), '--exec-root', at('exec'), '--host', host],
+      ...['--pidfile', at('docker.pid'), '--config-file', at('daemon.json')],
+    ],
+    '`docker version` to answer',
+    async () => (await docker(['version'])).code === 0 || undefined,
+    { timeoutMs: 60_000 },
+  )
   return { docker, stop: daemon.stop, log: daemon.stderr }
 }
 
@@ -328,25 +334,31 @@ export async function startDockerRegistry(
 ): Promise<Server> {
   const port = await freePort()
   const url = `http://127.0.0.1:${port}`
-  const config = [
-    'version: 0.1',
-    'log: { level: warn, accesslog: { disabled: true } }',
-    `storage: { filesystem: { rootdirectory: ${join(tmp, 'storage')} }, delete: { enabled: true } }`,
-    `http: { addr: "127.0.0.1:${port}" }`,
-  ]
+  // YAML is a superset of JSON, so the config is written as JSON.
+  const config: Record<string, unknown> = {
+    version: '0.1',
+    log: { level: 'warn', accesslog: { disabled: true } },
+    storage: { filesystem: { rootdirectory: join(tmp, 'storage') }, delete: { enabled: true } },
+    http: { addr: `127.0.0.1:${port}` },
+  }
   if (opts.htpasswd) {
     const { user, pass } = opts.htpasswd
     const entry = await run(['htpasswd', '-Bbn', user, pass])
     if (entry.code !== 0) throw new Error(`htpasswd -Bbn failed: ${entry.stderr}`)
     await writeFile(join(tmp, 'htpasswd'), entry.stdout)
-    config.push(`auth: { htpasswd: { realm: broken-reg-test, path: ${join(tmp, 'htpasswd')} } }`)
+    config.auth = { htpasswd: { realm: 'broken-reg-test', path: join(tmp, 'htpasswd') } }
   }
-  await writeFile(join(tmp, 'config.yml'), config.join('\n') + '\n')
-  const { daemon } = await launch(['docker-registry', 'serve', join(tmp, 'config.yml')], 'GET /v2/', async () => {
-    const res = await fetch(`${url}/v2/`).catch(() => undefined)
-    await res?.body?.cancel()
-    return res ? true : undefined
-  }, { timeoutMs: 20_000 })
+  await writeFile(join(tmp, 'config.yml'), JSON.stringify(config, null, 2))
+  const { daemon } = await launch(
+    ['docker-registry', 'serve', join(tmp, 'config.yml')],
+    'GET /v2/',
+    async () => {
+      const res = await fetch(`${url}/v2/`).catch(() => undefined)
+      await res?.body?.cancel()
+      return res ? true : undefined
+    },
+    { timeoutMs: 20_000 },
+  )
   return { url, hostPort: `127.0.0.1:${port}`, stop: daemon.stop, stderr: daemon.stderr }
 }
 
@@ -426,32 +438,48 @@ export function tarOneFile(name: string, content: string): Uint8Array {
 /** Writes a config, two gzip tar layers and a manifest whose contents name `label`. */
 async function writeImage(dir: string, label: string, platform: Platform) {
   const tars = [1, 2].map((n) =>
-    tarOneFile(`layer-${n}.txt`, `broken-reg ${label} layer ${n} (${platform.os}/${platform.architecture})\n`)
+    tarOneFile(
+      `layer-${n}.txt`,
+      `broken-reg ${label} layer ${n} (${platform.os}/${platform.architecture})\n`,
+    )
   )
-  const layers = await Promise.all(tars.map((tar) => writeBlob(dir, MEDIA_TYPES.layer, gzipSync(tar))))
-  const config = await writeBlob(dir, MEDIA_TYPES.config, toJson({
-    created: '2024-01-01T00:00:00Z',
-    ...platform,
-    config: { Cmd: ['/bin/true'] },
-    rootfs: { type: 'layers', diff_ids: tars.map((tar) => sha256(tar)) },
-    history: layers.map((_, i) => ({ created_by: `broken-reg test layer ${i + 1}` })),
-  }))
-  const manifest = await writeBlob(dir, MEDIA_TYPES.manifest, toJson({
-    schemaVersion: 2,
-    mediaType: MEDIA_TYPES.manifest,
-    config,
-    layers,
-  }))
+  const layers = await Promise.all(
+    tars.map((tar) => writeBlob(dir, MEDIA_TYPES.layer, gzipSync(tar))),
+  )
+  const config = await writeBlob(
+    dir,
+    MEDIA_TYPES.config,
+    toJson({
+      created: '2024-01-01T00:00:00Z',
+      ...platform,
+      config: { Cmd: ['/bin/true'] },
+      rootfs: { type: 'layers', diff_ids: tars.map((tar) => sha256(tar)) },
+      history: layers.map((_, i) => ({ created_by: `broken-reg test layer ${i + 1}` })),
+    }),
+  )
+  const manifest = await writeBlob(
+    dir,
+    MEDIA_TYPES.manifest,
+    toJson({
+      schemaVersion: 2,
+      mediaType: MEDIA_TYPES.manifest,
+      config,
+      layers,
+    }),
+  )
   return { manifest, config: config.digest, layers: layers.map((layer) => layer.digest) }
 }
 
 async function writeLayoutIndex(dir: string, top: Descriptor) {
   await writeFile(join(dir, 'oci-layout'), toJson({ imageLayoutVersion: '1.0.0' }))
-  await writeFile(join(dir, 'index.json'), toJson({
-    schemaVersion: 2,
-    mediaType: MEDIA_TYPES.index,
-    manifests: [{ ...top, annotations: { [REF_NAME]: LAYOUT_TAG } }],
-  }))
+  await writeFile(
+    join(dir, 'index.json'),
+    toJson({
+      schemaVersion: 2,
+      mediaType: MEDIA_TYPES.index,
+      manifests: [{ ...top, annotations: { [REF_NAME]: LAYOUT_TAG } }],
+    }),
+  )
 }
 
 /** Writes an OCI layout whose image is an index of linux/amd64 and linux/arm64, 2 layers each. */
@@ -459,11 +487,15 @@ export async function buildOciLayout(dir: string): Promise<ImageDigests> {
   const platforms = ['amd64', 'arm64'].map((architecture) => ({ architecture, os: 'linux' }))
   const images = []
   for (const platform of platforms) images.push(await writeImage(dir, 'index', platform))
-  const index = await writeBlob(dir, MEDIA_TYPES.index, toJson({
-    schemaVersion: 2,
-    mediaType: MEDIA_TYPES.index,
-    manifests: images.map((image, i) => ({ ...image.manifest, platform: platforms[i] })),
-  }))
+  const index = await writeBlob(
+    dir,
+    MEDIA_TYPES.index,
+    toJson({
+      schemaVersion: 2,
+      mediaType: MEDIA_TYPES.index,
+      manifests: images.map((image, i) => ({ ...image.manifest, platform: platforms[i] })),
+    }),
+  )
   await writeLayoutIndex(dir, index)
   return {
     digest: index.digest,
@@ -484,7 +516,9 @@ export async function buildSingleImageLayout(dir: string): Promise<ImageDigests>
 
 async function readBlob(dir: string, digest: string): Promise<Buffer> {
   const bytes = await readFile(blobPath(dir, digest))
-  if (sha256(bytes) !== digest) throw new Error(`Blob ${digest} in ${dir} hashes to ${sha256(bytes)}`)
+  if (sha256(bytes) !== digest) {
+    throw new Error(`Blob ${digest} in ${dir} hashes to ${sha256(bytes)}`)
+  }
   return bytes
 }
 

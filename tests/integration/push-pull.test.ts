@@ -15,8 +15,8 @@ import {
   NEEDS,
   readOciLayout,
   removeDir,
-  type Server,
   serveArgs,
+  type Server,
   skopeo,
   startDockerd,
   startServer,
@@ -77,7 +77,9 @@ async function pull(ref: string): Promise<ImageDigests> {
 }
 
 const listTags = async (repo: string) =>
-  JSON.parse(await skopeoOk(['list-tags', '--tls-verify=false', `docker://${server!.hostPort}/${repo}`]))
+  JSON.parse(
+    await skopeoOk(['list-tags', '--tls-verify=false', `docker://${server!.hostPort}/${repo}`]),
+  )
 
 describe('dist/broken-reg with real clients', () => {
   testIf(NEEDS.skopeo)('skopeo copy --all pushes a two-platform index', async () => {
@@ -87,12 +89,19 @@ describe('dist/broken-reg with real clients', () => {
 
   testIf(NEEDS.skopeo)('skopeo copy pushes a single-platform image', async () => {
     await push('single', `${SINGLE_REPO}:single`)
-    expect(await listTags(SINGLE_REPO)).toEqual({ Repository: expect.any(String), Tags: ['single'] })
+    expect(await listTags(SINGLE_REPO)).toEqual({
+      Repository: expect.any(String),
+      Tags: ['single'],
+    })
   }, 120_000)
 
-  testIf(NEEDS.skopeo)('skopeo pulls the index back with the same index, manifest, layer digests', async () => {
-    expect(await pull(`${INDEX_REPO}:v1`)).toEqual(built.index)
-  }, 120_000)
+  testIf(NEEDS.skopeo)(
+    'skopeo pulls the index back with the same index, manifest, layer digests',
+    async () => {
+      expect(await pull(`${INDEX_REPO}:v1`)).toEqual(built.index)
+    },
+    120_000,
+  )
 
   testIf(NEEDS.skopeo)('skopeo pulls the single image back with the same digests', async () => {
     expect(await pull(`${SINGLE_REPO}:single`)).toEqual(built.single)
@@ -133,19 +142,23 @@ describe('dist/broken-reg with real clients', () => {
       })
     }, 120_000)
 
-    test('docker push to broken/prepared/docker:v1, then pull by digest, keeps the image', async () => {
-      const repo = `${server!.hostPort}/${DOCKER_REPO}`
-      await docker('tag', `${server!.hostPort}/${SINGLE_REPO}:single`, `${repo}:v1`)
-      const pushed = /digest: (sha256:[0-9a-f]{64})/.exec(await docker('push', `${repo}:v1`))?.[1]
-      expect(pushed).toBeString()
-      // Deleting every tag of the image makes the pull below fetch all of its blobs again.
-      await docker('rmi', '--force', built.single.configs[0])
-      await docker('pull', `${repo}@${pushed}`)
-      expect(await inspect(`${repo}@${pushed}`)).toEqual({
-        id: built.single.configs[0],
-        repoDigests: [`${repo}@${pushed}`],
-      })
-    }, 120_000)
+    test(
+      'docker push to broken/prepared/docker:v1, then pull by digest, keeps the image',
+      async () => {
+        const repo = `${server!.hostPort}/${DOCKER_REPO}`
+        await docker('tag', `${server!.hostPort}/${SINGLE_REPO}:single`, `${repo}:v1`)
+        const pushed = /digest: (sha256:[0-9a-f]{64})/.exec(await docker('push', `${repo}:v1`))?.[1]
+        expect(pushed).toBeString()
+        // Deleting every tag of the image makes the pull below fetch all of its blobs again.
+        await docker('rmi', '--force', built.single.configs[0])
+        await docker('pull', `${repo}@${pushed}`)
+        expect(await inspect(`${repo}@${pushed}`)).toEqual({
+          id: built.single.configs[0],
+          repoDigests: [`${repo}@${pushed}`],
+        })
+      },
+      120_000,
+    )
   })
 
   testIf(NEEDS.skopeo)('a restart on the same data dir serves both images unchanged', async () => {

@@ -140,6 +140,30 @@ export function describeRegistryApi(label: string, getSend: () => Send, opts: { 
       const got = await send(`/v2/${name}/blobs/${sha256(blob)}`)
       expect(sha256(new Uint8Array(await got.arrayBuffer()))).toBe(sha256(blob))
     })
+    test('10 MiB pushed in 1 MiB chunks comes back whole, and in ranges', async () => {
+      const name = repo()
+      const blob = blobOf(10 * 1024 * 1024, 21)
+      let location = await startUpload(name)
+      const chunk = 1024 * 1024
+      for (let start = 0; start < blob.length; start += chunk) {
+        const end = Math.min(start + chunk, blob.length) - 1
+        const res = await send(location, {
+          method: 'PATCH',
+          headers: { 'Content-Range': `${start}-${end}` },
+          body: blob.subarray(start, end + 1),
+        })
+        expect(res.status).toBe(202)
+        location = res.headers.get('Location')!
+      }
+      const digest = sha256(blob)
+      expect((await send(`${location}?digest=${digest}`, { method: 'PUT' })).status).toBe(201)
+      const whole = await send(`/v2/${name}/blobs/${digest}`)
+      expect(whole.headers.get('Content-Length')).toBe(String(blob.length))
+      expect(sha256(new Uint8Array(await whole.arrayBuffer()))).toBe(digest)
+      const tail = await send(`/v2/${name}/blobs/${digest}`, { headers: { Range: 'bytes=5000000-' } })
+      expect(tail.status).toBe(206)
+      expect(sha256(new Uint8Array(await tail.arrayBuffer()))).toBe(sha256(blob.subarray(5_000_000)))
+    })
     test('a chunk that does not continue the upload is 416 with the current Range', async () => {
       const name = repo()
       const location = await startUpload(name)

@@ -40,8 +40,10 @@ describe('runCli()', () => {
   test.each([
     [['frobnicate'], 'unknown command "frobnicate"'],
     [['serve', '--bogus'], "Unknown option '--bogus'"],
-    [['serve', '--port', 'eighty'], 'Invalid port "eighty"'],
-    [['serve', '--port', '70000'], 'Invalid port "70000"'],
+    [['serve', '--port', 'eighty'], 'Invalid --port "eighty"'],
+    [['serve', '--port', '70000'], 'Invalid --port "70000"'],
+    [['serve', '--catalog-delay', '5x'], 'Invalid --catalog-delay "5x"'],
+    [['serve', '--warning', '2:x'], 'Invalid --warning "2:x"'],
     [['serve', '--storage', 'tape'], 'Invalid --storage "tape"'],
     [['serve', '--tls-cert', 'a.pem'], '--tls-cert and --tls-key go together'],
     [['serve', '--manifest-limit', 'lots'], 'Invalid --manifest-limit'],
@@ -96,6 +98,18 @@ describe('serve configuration', () => {
     expect(config).toMatchObject({ host: '127.0.0.1', port: 5000, dataDir: '/srv/b' })
   })
 
+  test('catalog and warning settings come from the original names and repeatable flags', () => {
+    const config = resolve(['--warning', '0.5:slow down', '--warning', '1:deprecated'], {
+      V2_CATALOG_DELAY: '1.5s',
+      V2_CATALOG_NUM_REPOS: '3',
+    })
+    expect(config).toMatchObject({
+      catalogDelayMs: 1500,
+      catalogFakeRepos: 3,
+      warnings: [{ probability: 0.5, message: 'slow down' }, { probability: 1, message: 'deprecated' }],
+    })
+  })
+
   test('flags win over the environment', () => {
     const config = resolve(['--port', '6000', '--data-dir', '/x'], { BIND_PORT: '5000', BLOB_DIR: '/y' })
     expect(config).toMatchObject({ port: 6000, dataDir: '/x' })
@@ -112,6 +126,9 @@ describe('serve configuration', () => {
       logFormat: 'text',
       manifestLimit: 4 * 1024 * 1024,
       validate: true,
+      catalogDelayMs: 0,
+      catalogFakeRepos: 0,
+      warnings: [],
     })
   })
 })
