@@ -3,6 +3,7 @@
 // [--size 1g] [--compression gzip|zstd|none] [--seconds 60] [--json]; figures are printed only.
 import { spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
+import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { nativeHasher } from '../src/crypto/native.ts'
@@ -87,10 +88,10 @@ async function main(argv: string[]) {
   const figures = [await benchRandom(parseSize(values.size), compression, seconds)]
   if ('Bun' in globalThis && !values['this-runtime-only']) {
     // The same script under Deno, from the project root so deno.json applies.
-    const root = fileURLToPath(new URL('..', import.meta.url))
     const self = fileURLToPath(import.meta.url)
+    const root = dirname(dirname(self))
     const args = ['run', '--allow-all', self, ...argv, '--json', '--this-runtime-only']
-    const child = spawnSync(`${root}node_modules/.bin/deno`, args, {
+    const child = spawnSync(join(root, 'node_modules/.bin/deno'), args, {
       cwd: root,
       encoding: 'utf8',
       timeout: (seconds + 30) * 1000,

@@ -123,8 +123,10 @@ interface Registry {
   figures: Figures
 }
 
-/** What every section needs. Sections alternate between the registries round by round, so
- * that the load of the machine's other tenants drifts over both alike. */
+/**
+ * What every section needs. Sections alternate between the registries round by round, so that
+ * the load of the machine's other tenants drifts over both alike.
+ */
 interface Run {
   scope: Scope
   opts: Options
@@ -143,6 +145,9 @@ function record(r: Registry, key: string, value: number, text: string) {
   r.figures.set(key, value)
   printRaw(key, `${r.label.padEnd(4)}  ${text}`)
 }
+
+const roundsText = (values: number[]) =>
+  `${values.map(fmt).join(' ')} -> median ${fmt(median(values))}`
 
 // Push MiB/s, and the server's peak memory and CPU time while it receives the blob.
 async function benchPushes({ opts, blobs, registries }: Run) {
@@ -186,8 +191,8 @@ async function benchPulls({ scope, opts, blobs: { pull }, registries }: Run) {
       }
     }
     for (const [r, list] of rates) {
-      const text = `${streams} x ${opts.pullMiB} MiB, MiB/s per round: ${list.map(fmt).join(' ')}`
-      record(r, `pull-${streams}`, median(list), `${text} -> median ${fmt(median(list))}`)
+      const text = `${streams} x ${opts.pullMiB} MiB, MiB/s per round: ${roundsText(list)}`
+      record(r, `pull-${streams}`, median(list), text)
     }
   }
 }
@@ -204,10 +209,8 @@ async function benchManifests({ scope, opts, registries }: Run) {
       r.figures.set(`${key}-p99`, load.p99Ms)
       const how = `${load.tool}, ${opts.connections} connections, ${opts.duration} s`
       const latency = `p50 ${fmt(load.p50Ms)} ms, p99 ${fmt(load.p99Ms)} ms`
-      const text = `${how}: ${load.ok} ok, ${load.failed} failed, ${
-        fmt(load.rps)
-      } req/s, ${latency}`
-      record(r, key, load.rps, text)
+      const counts = `${load.ok} ok, ${load.failed} failed, ${fmt(load.rps)} req/s`
+      record(r, key, load.rps, `${how}: ${counts}, ${latency}`)
     }
   }
 }
@@ -223,12 +226,7 @@ async function benchStartup({ scope, opts, registries }: Run) {
     }
   }
   for (const [r, list] of times) {
-    record(
-      r,
-      'startup',
-      median(list),
-      `ms: ${list.map(fmt).join(' ')} -> median ${fmt(median(list))}`,
-    )
+    record(r, 'startup', median(list), `ms: ${roundsText(list)}`)
   }
 }
 

@@ -8,6 +8,7 @@ import { API_VERSION, HEADER, jsonResponse, PREPARED_REPOSITORY } from './regist
 import { createRegistry, parseRoute, RegistryError } from './registry/index.ts'
 import type { RegistryDeps, Route } from './registry/index.ts'
 import { createScenarioRunner, findScenario, SCENARIO_PREFIX, SCENARIOS } from './scenarios/index.ts'
+import { createProxy, type ProxyOptions } from './upstream/proxy.ts'
 import { sleep } from './util/sleep.ts'
 
 /** A `Warning: 299` header added to responses with a probability, as the original's option. */
@@ -26,6 +27,8 @@ export interface AppDeps extends RegistryDeps {
   warnings?: WarningRule[]
   /** Source of randomness for warnings; Math.random unless a test pins it. */
   random?: () => number
+  /** The pull-through cache of upstream registries; without it other names are unknown. */
+  upstream?: ProxyOptions
 }
 
 /** Builds the registry's HTTP application. */
@@ -34,6 +37,7 @@ export function createApp(deps: AppDeps): Hono {
   const registry = createRegistry(deps)
   const stats = createStats()
   const runScenario = createScenarioRunner(deps, registry.handle, stats)
+  const proxy = deps.upstream && createProxy(deps, deps.upstream)
   const app = new Hono()
 
   app.use('*', async (c, next) => {
@@ -70,6 +74,8 @@ export function createApp(deps: AppDeps): Hono {
     if (!('name' in route) || isPrepared(route.name)) return registry.handle(c, route)
     const scenario = findScenario(route.name)
     if (scenario) return runScenario(c, scenario, route)
+    const readable = c.req.method === 'GET' || c.req.method === 'HEAD'
+    if (proxy && readable && !route.name.startsWith(SCENARIO_PREFIX)) return proxy.handle(c, route)
     return outsidePrepared(c.req.method, route)
   })
   app.all('/v2', () => jsonResponse({}))
@@ -100,7 +106,7 @@ export function createApp(deps: AppDeps): Hono {
 const isPrepared = (name: string) =>
   name === PREPARED_REPOSITORY || name.startsWith(`${PREPARED_REPOSITORY}/`)
 
-/** Repositories outside broken/ take no pushes, and hold nothing yet. */
+/** Repositories outside broken/prepared take no pushes; unknown scenarios are named as such. */
 function outsidePrepared(method: string, route: Route & { name: string }): never {
   if (method !== 'GET' && method !== 'HEAD') {
     throw new RegistryError('UNSUPPORTED', {

@@ -91,6 +91,34 @@ export const SERVE_OPTIONS = {
     multiple: true,
     help: 'Add `Warning: 299 - "MESSAGE"` to responses with probability P (0-1); env: comma-separated',
   },
+  'upstream': {
+    type: 'string',
+    value: 'HOST',
+    env: 'BROKEN_REG_UPSTREAM',
+    default: 'quay.io',
+    help: 'Registry of proxied names without a host (`stackrox-io/main`)',
+  },
+  'insecure-upstream': {
+    type: 'string',
+    value: 'HOST',
+    env: 'BROKEN_REG_INSECURE_UPSTREAM',
+    multiple: true,
+    help: 'Reach this upstream over plain HTTP (loopback hosts always are)',
+  },
+  'allow-upstream': {
+    type: 'string',
+    value: 'HOST',
+    env: 'BROKEN_REG_ALLOW_UPSTREAM',
+    multiple: true,
+    help: 'Allow an upstream that resolves to a private, loopback or link-local address',
+  },
+  'cache-ttl': {
+    type: 'string',
+    value: 'DURATION',
+    env: 'BROKEN_REG_CACHE_TTL',
+    default: '5m',
+    help: 'How long a proxied tag is served from cache before it is checked upstream again',
+  },
 } as const satisfies OptionTable
 
 /** The server's settings, resolved. */
@@ -107,6 +135,10 @@ export interface Config {
   catalogDelayMs: number
   catalogFakeRepos: number
   warnings: { probability: number; message: string }[]
+  upstream: string
+  insecureUpstreams: string[]
+  allowedUpstreams: string[]
+  cacheTtlMs: number
 }
 
 type Name = keyof typeof SERVE_OPTIONS
@@ -142,6 +174,10 @@ export function resolveConfig(values: OptionValues, env: Record<string, string |
     validate: !values['no-validate'],
     catalogDelayMs: parsed('catalog-delay', parseDuration, 0),
     catalogFakeRepos: parsed('catalog-num-repos', (v) => wholeNumber(v, 1_000_000), 0),
+    upstream: str('upstream') ?? 'quay.io',
+    insecureUpstreams: (values['insecure-upstream'] as string[] | undefined) ?? [],
+    allowedUpstreams: (values['allow-upstream'] as string[] | undefined) ?? [],
+    cacheTtlMs: parsed('cache-ttl', parseDuration, 5 * 60_000),
     warnings: ((values.warning as string[] | undefined) ?? []).map((rule) => {
       try {
         return parseWarning(rule)

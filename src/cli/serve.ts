@@ -7,6 +7,10 @@ import { loadHasher } from '../crypto/index.ts'
 import { createLogger } from '../log.ts'
 import { loadRuntime } from '../runtime/index.ts'
 import { openStorage } from '../storage/index.ts'
+import { dockerConfigPaths, loadDockerCredentials } from '../upstream/auth.ts'
+import { createUpstreamClient } from '../upstream/client.ts'
+import { createHostGuard } from '../upstream/guard.ts'
+import { isLoopbackHost } from '../upstream/reference.ts'
 import type { Command } from './types.ts'
 
 export const serveCommand: Command = {
@@ -33,6 +37,16 @@ async function start(config: Config, io: Parameters<Command['run']>[1]) {
   const runtime = loadRuntime()
   const hasher = await loadHasher(config.hasher)
   const storage = await openStorage(config.storage, config.dataDir)
+  const credentials = await loadDockerCredentials(dockerConfigPaths(io.env))
+  const client = createUpstreamClient({
+    fetch,
+    credentials: (registry) => credentials.get(registry),
+    insecure: config.insecureUpstreams,
+    guard: createHostGuard({
+      allow: config.allowedUpstreams,
+      allowLoopback: isLoopbackHost(config.host),
+    }),
+  })
   const app = createApp({
     storage,
     hasher,
@@ -42,6 +56,7 @@ async function start(config: Config, io: Parameters<Command['run']>[1]) {
     catalogDelayMs: config.catalogDelayMs,
     catalogFakeRepos: config.catalogFakeRepos,
     warnings: config.warnings,
+    upstream: { client, defaultRegistry: config.upstream, cacheTtlMs: config.cacheTtlMs },
   })
   const tls = config.tls && {
     cert: await readFile(config.tls.certFile, 'utf8'),

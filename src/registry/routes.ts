@@ -47,9 +47,19 @@ export function parseRoute(path: string): Route | undefined {
   return undefined
 }
 
-/** Whether a repository name follows the spec's grammar and length limit. */
+/** A registry host as the first component of a proxied name: `docker.io`, `127.0.0.1:5001`. */
+const HOST_PATTERN = /^[a-zA-Z0-9-]+(?:\.[a-zA-Z0-9-]+)*(?::\d{1,5})?$/
+
+/**
+ * Whether a repository name follows the spec's grammar and length limit. A proxied name may
+ * also start with a registry host with a port or capitals, as image references allow.
+ */
 export function isValidName(name: string): boolean {
-  return name.length <= NAME_MAX_LENGTH && NAME_PATTERN.test(name)
+  if (name.length > NAME_MAX_LENGTH) return false
+  if (NAME_PATTERN.test(name)) return true
+  const slash = name.indexOf('/')
+  return slash > 0 && HOST_PATTERN.test(name.slice(0, slash)) &&
+    NAME_PATTERN.test(name.slice(slash + 1))
 }
 
 /** Undoes percent-encoding (some clients encode the `:` of a digest); bad escapes stay as sent. */

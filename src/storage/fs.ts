@@ -10,7 +10,7 @@
 //
 // Repository names cannot start a component with `_`, so `_layers` and `_manifests` never clash.
 import { randomUUID } from 'node:crypto'
-import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
+import { mkdir, open, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises'
 import { dirname, join, resolve, sep } from 'node:path'
 import { fileStream } from '../util/streams.ts'
 import type { ByteRange, ManifestRecord, Storage, UploadInfo, UploadWriter } from './types.ts'
@@ -148,6 +148,25 @@ export async function createFsStorage(root: string): Promise<Storage> {
       return found.filter(Boolean).sort()
     },
 
+    async recordAccess(name, digest) {
+      const now = new Date()
+      for (const path of [revision(name, digest), layerLink(name, digest)]) {
+        await utimes(path, now, now).catch((err) => {
+          if (!isMissing(err)) throw err
+        })
+      }
+    },
+    async lastAccess(name, digest) {
+      for (const path of [revision(name, digest), layerLink(name, digest)]) {
+        try {
+          return (await stat(path)).mtimeMs
+        } catch (err) {
+          if (!isMissing(err)) throw err
+        }
+      }
+      return undefined
+    },
+
     async createUpload(name) {
       const id = randomUUID()
       const info: Omit<UploadInfo, 'size'> = { repository: name, startedAt: Date.now() }
@@ -179,6 +198,7 @@ export async function createFsStorage(root: string): Promise<Storage> {
           pendingBytes += chunk.byteLength
           if (pendingBytes >= WRITE_BATCH) await flush()
         },
+        flush,
         async close() {
           try {
             await flush()
@@ -190,6 +210,18 @@ export async function createFsStorage(root: string): Promise<Storage> {
       }
     },
     readUpload: (id) => fileStream(join(uploadDir(id), 'data')),
+    async openUploadReader(id) {
+      // The open handle keeps reading the same file after commitUpload renames it.
+      const handle = await open(join(uploadDir(id), 'data'), 'r')
+      return {
+        async read(position, length) {
+          const buffer = new Uint8Array(length)
+          const { bytesRead } = await handle.read(buffer, 0, length, position)
+          return buffer.subarray(0, bytesRead)
+        },
+        close: () => handle.close(),
+      }
+    },
     async commitUpload(id, digest) {
       const target = blobFile(digest)
       await mkdir(dirname(target), { recursive: true })

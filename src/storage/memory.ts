@@ -13,6 +13,7 @@ interface Repository {
 /** Creates an empty in-memory store. */
 export function createMemoryStorage(): Storage {
   const blobs = new Map<string, Uint8Array>()
+  const accessed = new Map<string, number>()
   const repositories = new Map<string, Repository>()
   const uploads = new Map<string, Omit<UploadInfo, 'size'> & { chunks: Uint8Array[] }>()
 
@@ -47,11 +48,17 @@ export function createMemoryStorage(): Storage {
     putBlob: async (digest, bytes) => void blobs.set(digest, bytes.slice()),
     deleteBlob: async (digest) => void blobs.delete(digest),
 
-    linkBlob: async (name, digest) => void repo(name).layers.add(digest),
+    async linkBlob(name, digest) {
+      repo(name).layers.add(digest)
+      accessed.set(`${name}@${digest}`, Date.now())
+    },
     isBlobLinked: async (name, digest) => repositories.get(name)?.layers.has(digest) ?? false,
     unlinkBlob: async (name, digest) => repositories.get(name)?.layers.delete(digest) ?? false,
 
-    putManifest: async (name, digest, record) => void repo(name).manifests.set(digest, record),
+    async putManifest(name, digest, record) {
+      repo(name).manifests.set(digest, record)
+      accessed.set(`${name}@${digest}`, Date.now())
+    },
     getManifest: async (name, digest) => repositories.get(name)?.manifests.get(digest),
     deleteManifest: async (name, digest) => repositories.get(name)?.manifests.delete(digest) ?? false,
     listReferrers: async (name, subject) =>
@@ -69,6 +76,8 @@ export function createMemoryStorage(): Storage {
     tagsOf: async (name, digest) =>
       [...repositories.get(name)?.tags ?? []].filter(([, d]) => d === digest).map(([t]) => t),
     listRepositories: async () => [...repositories.keys()].sort(),
+    recordAccess: async (name, digest) => void accessed.set(`${name}@${digest}`, Date.now()),
+    lastAccess: async (name, digest) => accessed.get(`${name}@${digest}`),
 
     async createUpload(name) {
       const id = randomUUID()
@@ -85,10 +94,18 @@ export function createMemoryStorage(): Storage {
       const u = upload(id)
       return {
         write: async (chunk) => void u.chunks.push(chunk.slice()),
+        flush: async () => {},
         close: async () => u.chunks.reduce((n, c) => n + c.byteLength, 0),
       }
     },
     readUpload: (id) => bytesStream(concat(upload(id).chunks)),
+    async openUploadReader(id) {
+      const { chunks } = upload(id)
+      return {
+        read: async (position, length) => concat(chunks).slice(position, position + length),
+        close: async () => {},
+      }
+    },
     async commitUpload(id, digest) {
       blobs.set(digest, concat(upload(id).chunks))
       uploads.delete(id)

@@ -16,6 +16,8 @@ export interface ManifestRecord {
   subject?: string
   artifactType?: string
   annotations?: Record<string, string>
+  /** How the manifest got here: pushed by a client, cached from an upstream, or generated. */
+  origin?: 'push' | 'proxy' | 'generated'
 }
 
 /** An upload session in progress. */
@@ -28,7 +30,16 @@ export interface UploadInfo {
 /** Appends bytes to an upload session; `close` flushes and returns the new size. */
 export interface UploadWriter {
   write(chunk: Uint8Array): Promise<void>
+  /** Makes everything written so far readable through an UploadReader. */
+  flush(): Promise<void>
   close(): Promise<number>
+}
+
+/** Reads an upload while it grows; it stays readable after the upload is committed. */
+export interface UploadReader {
+  /** Up to `length` bytes from `position`; fewer (or none) where the upload ends for now. */
+  read(position: number, length: number): Promise<Uint8Array>
+  close(): Promise<void>
 }
 
 /** Where blobs, repositories and upload sessions live. */
@@ -66,11 +77,16 @@ export interface Storage {
   tagsOf(repository: string, digest: string): Promise<string[]>
   /** Every repository holding at least one manifest or blob, sorted. */
   listRepositories(): Promise<string[]>
+  /** Notes that a repository's manifest or blob was pulled now. */
+  recordAccess(repository: string, digest: string): Promise<void>
+  /** When a repository's manifest or blob was last pulled (or stored), in ms since the epoch. */
+  lastAccess(repository: string, digest: string): Promise<number | undefined>
 
   createUpload(repository: string): Promise<string>
   statUpload(id: string): Promise<UploadInfo | undefined>
   openUpload(id: string): Promise<UploadWriter>
   readUpload(id: string): ReadableStream<Uint8Array>
+  openUploadReader(id: string): Promise<UploadReader>
   /** Moves a finished upload into the blob store under its verified digest. */
   commitUpload(id: string, digest: string): Promise<void>
   deleteUpload(id: string): Promise<void>

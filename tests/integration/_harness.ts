@@ -1,5 +1,5 @@
-// Integration-test harness: starts broken-reg and real clients (skopeo, dockerd, docker-registry)
-// privately on 127.0.0.1, and writes OCI image layouts by hand so that no test needs the network.
+// Integration-test harness: starts broken-reg and real clients (skopeo, dockerd, containerd,
+// docker-registry) privately on 127.0.0.1, and writes OCI image layouts by hand (no network).
 import { describe, test } from 'bun:test'
 import { createHash } from 'node:crypto'
 import { existsSync } from 'node:fs'
@@ -36,6 +36,9 @@ export const hasSkopeo = Bun.which('skopeo') !== null
 /** Whether a private dockerd can run: dockerd and the docker CLI are installed and we are root. */
 export const hasDockerd = Bun.which('dockerd') !== null && Bun.which('docker') !== null &&
   process.getuid?.() === 0
+/** Whether a private containerd can run: containerd and ctr are installed and we are root. */
+export const hasContainerd = Bun.which('containerd') !== null && Bun.which('ctr') !== null &&
+  process.getuid?.() === 0
 /** Whether the Debian `docker-registry` (CNCF Distribution 2.8) is installed. */
 export const hasDockerRegistry = Bun.which('docker-registry') !== null
 /** Whether the Deno binary from node_modules is there. */
@@ -53,6 +56,10 @@ export const NEEDS = {
   dockerd: {
     ok: hasDockerd,
     why: 'dockerd and docker must be installed and the tests run as root',
+  },
+  containerd: {
+    ok: hasContainerd,
+    why: 'containerd and ctr must be installed and the tests run as root',
   },
   dockerRegistry: { ok: hasDockerRegistry, why: 'docker-registry is not installed' },
   deno: { ok: hasDeno, why: `${DENO} is missing` },
@@ -155,6 +162,8 @@ export async function run(cmd: string[], opts: SpawnOptions = {}): Promise<RunRe
 
 /** A long-running child process whose output is collected as it comes. */
 interface Daemon {
+  /** The process id of the child. */
+  pid: number
   /** How it ended (`code 1`, `signal SIGKILL`), or undefined while it runs. */
   ended(): string | undefined
   stdout(): string
@@ -180,6 +189,7 @@ function spawnDaemon(cmd: string[], opts: SpawnOptions): Daemon {
       ? `signal ${child.signalCode}`
       : undefined
   return {
+    pid: child.pid,
     ended,
     stdout: () => out.stdout,
     stderr: () => out.stderr,
@@ -222,6 +232,8 @@ async function launch<T>(
 export interface Server {
   url: string
   hostPort: string
+  /** The process id of the server (for /proc/<pid>/status). */
+  pid: number
   /** SIGTERM, then the exit code (0 for a clean shutdown). */
   stop(): Promise<number>
   stderr(): string
@@ -237,7 +249,8 @@ export async function startServer(cmd: string[], opts: SpawnOptions = {}): Promi
     if (!url) throw new Error(`Its first stdout line is not "listening on URL": ${line}`)
     return url
   }, { timeoutMs: 20_000, ...opts })
-  return { url, hostPort: new URL(url).host, stop: daemon.stop, stderr: daemon.stderr }
+  const hostPort = new URL(url).host
+  return { url, hostPort, pid: daemon.pid, stop: daemon.stop, stderr: daemon.stderr }
 }
 
 /** Starts `serve` with a fresh temp data dir, which stop() removes. */
@@ -278,7 +291,7 @@ async function buildIfStale() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// skopeo, dockerd and docker-registry
+// skopeo, dockerd, containerd and docker-registry
 
 const ACCEPT_ANYTHING = JSON.stringify({ default: [{ type: 'insecureAcceptAnything' }] })
 
@@ -322,6 +335,48 @@ export async function startDockerd(tmp: string): Promise<Dockerd> {
   return { docker, stop: daemon.stop, log: daemon.stderr }
 }
 
+/** A private containerd and a `ctr` bound to its socket. */
+export interface Containerd {
+  /** Runs `ctr --address SOCK ...args`. */
+  ctr(args: string[]): Promise<RunResult>
+  stop(): Promise<number>
+  log(): string
+}
+
+/** Starts containerd (CRI disabled) with its root, state, sockets and opt dir under `tmp`. */
+export async function startContainerd(tmp: string): Promise<Containerd> {
+  const at = (name: string) => join(tmp, name)
+  const socket = at('containerd.sock')
+  // TOML basic strings take JSON string escapes, so JSON.stringify quotes the paths.
+  const q = JSON.stringify
+  await writeFile(
+    at('containerd.toml'),
+    [
+      'version = 2',
+      `root = ${q(at('root'))}`,
+      `state = ${q(at('state'))}`,
+      'disabled_plugins = ["io.containerd.grpc.v1.cri"]',
+      '[grpc]',
+      `  address = ${q(socket)}`,
+      '[ttrpc]',
+      `  address = ${q(at('containerd.sock.ttrpc'))}`,
+      // The opt plugin would otherwise create /opt/containerd.
+      '[plugins."io.containerd.internal.v1.opt"]',
+      `  path = ${q(at('opt'))}`,
+      '',
+    ].join('\n'),
+  )
+  const ctr = (args: string[]) => run(['ctr', '--address', socket, ...args])
+  const { daemon } = await launch(
+    ['containerd', '--config', at('containerd.toml')],
+    '`ctr version` to answer',
+    // Without the socket, ctr waits 10 s for it before failing.
+    async () => (existsSync(socket) && (await ctr(['version'])).code === 0) || undefined,
+    { timeoutMs: 60_000 },
+  )
+  return { ctr, stop: daemon.stop, log: daemon.stderr }
+}
+
 /** Options for startDockerRegistry(): basic auth for one user when `htpasswd` is given. */
 export interface DockerRegistryOptions {
   htpasswd?: { user: string; pass: string }
@@ -359,7 +414,8 @@ export async function startDockerRegistry(
     },
     { timeoutMs: 20_000 },
   )
-  return { url, hostPort: `127.0.0.1:${port}`, stop: daemon.stop, stderr: daemon.stderr }
+  const hostPort = `127.0.0.1:${port}`
+  return { url, hostPort, pid: daemon.pid, stop: daemon.stop, stderr: daemon.stderr }
 }
 
 // ---------------------------------------------------------------------------------------------

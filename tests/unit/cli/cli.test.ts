@@ -129,6 +129,10 @@ describe('serve configuration', () => {
       catalogDelayMs: 0,
       catalogFakeRepos: 0,
       warnings: [],
+      upstream: 'quay.io',
+      insecureUpstreams: [],
+      allowedUpstreams: [],
+      cacheTtlMs: 300_000,
     })
   })
 })

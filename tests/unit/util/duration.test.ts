@@ -1,5 +1,5 @@
-// parseDuration() against the table of Go's own time_test.go (parseDurationTests and
-// parseDurationErrorTests), with Go's exact error texts, and formatDuration() against Duration.String.
+// parseDuration() against the tables of Go's own time_test.go (parseDurationTests and
+// parseDurationErrorTests) with Go's exact error texts; formatDuration() against Duration.String.
 import { describe, expect, test } from 'bun:test'
 import { formatDuration, parseDuration } from '../../../src/util/duration.ts'
 

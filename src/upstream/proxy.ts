@@ -1,0 +1,189 @@
+// The pull-through cache: everything outside broken/ is fetched from an upstream registry,
+// answered while it streams into the store, and served from the store afterwards.
+// Manifests: cached by digest forever, by tag until --cache-ttl, then revalidated (and served
+// stale while the upstream is down). Blobs: one download per digest, shared by every client,
+// verified before it is committed; clients read the download as it grows.
+import type { Context } from 'hono'
+import { getBlob } from '../registry/blobs.ts'
+import { HEADER, MANIFEST_TYPES, MEDIA_TYPE } from '../registry/constants.ts'
+import { digestOf, isDigest, parseDigest } from '../registry/digest.ts'
+import { RegistryError } from '../registry/errors.ts'
+import { getManifest, storeManifest } from '../registry/manifests.ts'
+import type { Route } from '../registry/routes.ts'
+import type { RegistryDeps } from '../registry/types.ts'
+import type { ManifestRecord } from '../storage/index.ts'
+import { readAll } from '../util/streams.ts'
+import type { UpstreamClient } from './client.ts'
+import { createDownloads } from './downloads.ts'
+import { parseUpstreamName, type UpstreamRef } from './reference.ts'
+
+/** Largest manifest accepted from an upstream. */
+const MANIFEST_LIMIT = 32 * 1024 * 1024
+/** Sent when the client names no media types: every manifest type this server knows. */
+const DEFAULT_ACCEPT = [...MANIFEST_TYPES].join(', ')
+/** How often a pull updates a cached item's access time, at most. */
+const ACCESS_RESOLUTION_MS = 60_000
+
+/** What the proxy needs beyond the registry's dependencies. */
+export interface ProxyOptions {
+  client: UpstreamClient
+  /** The registry of names without a host: quay.io, as the original. */
+  defaultRegistry: string
+  /** How long a cached tag is served before it is checked with the upstream again. */
+  cacheTtlMs: number
+  now?: () => number
+}
+
+/** Builds the proxy handler over the store. */
+export function createProxy(deps: RegistryDeps, options: ProxyOptions) {
+  const { storage, hasher } = deps
+  const { client, now = Date.now } = options
+  const downloads = createDownloads(deps)
+  const checkedAt = new Map<string, number>()
+  const recordedAt = new Map<string, number>()
+
+  /** Updates the access time gc reads, at most once a minute per item. */
+  function touch(repo: string, digest: string) {
+    const key = `${repo}@${digest}`
+    if (now() - (recordedAt.get(key) ?? 0) < ACCESS_RESOLUTION_MS) return
+    recordedAt.set(key, now())
+    storage.recordAccess(repo, digest).catch(() => recordedAt.delete(key))
+  }
+
+  /** Fetches a manifest from the upstream into the store; returns its digest or the upstream's error. */
+  async function fetchManifest(c: Context, ref: UpstreamRef, reference: string) {
+    const accept = c.req.header('Accept') || DEFAULT_ACCEPT
+    const res = await client.request(ref, `manifests/${reference}`, { headers: { Accept: accept } })
+    if (!res.ok) return { error: await upstreamError(res, ref, 'MANIFEST_UNKNOWN') }
+    const bytes = await readAll(res.body, MANIFEST_LIMIT)
+    const claimed = isDigest(reference) ? reference : res.headers.get(HEADER.contentDigest) ?? undefined
+    const algorithm = claimed && isDigest(claimed) ? parseDigest(claimed).algorithm : 'sha256'
+    const digest = digestOf(hasher, bytes, algorithm)
+    if (claimed && claimed !== digest) {
+      throw new RegistryError('DIGEST_INVALID', {
+        status: 502,
+        message: `Upstream ${ref.registry} sent manifest ${digest} for ${claimed}`,
+        detail: { expected: claimed, actual: digest },
+      })
+    }
+    const mediaType = res.headers.get('Content-Type')?.split(';')[0].trim() || MEDIA_TYPE.octetStream
+    const record: ManifestRecord = { ...describeManifest(bytes), mediaType, size: bytes.byteLength, origin: 'proxy' }
+    await storeManifest(deps, ref.cacheName, digest, bytes, record, isDigest(reference) ? undefined : reference)
+    return { digest }
+  }
+
+  async function serveManifest(c: Context, ref: UpstreamRef, digest: string, stale?: string) {
+    touch(ref.cacheName, digest)
+    const res = await getManifest(c, deps, ref.cacheName, digest)
+    if (stale) res.headers.set('Warning', `110 broken-reg "Response is stale: ${stale}"`)
+    return res
+  }
+
+  async function manifest(c: Context, ref: UpstreamRef, reference: string) {
+    const repo = ref.cacheName
+    if (isDigest(reference)) {
+      const { digest } = parseDigest(reference)
+      if (!await storage.getManifest(repo, digest)) {
+        const fetched = await fetchManifest(c, ref, digest)
+        if (fetched.error) return fetched.error
+      }
+      return serveManifest(c, ref, digest)
+    }
+    const key = `${repo}:${reference}`
+    const cached = await storage.getTag(repo, reference)
+    if (cached && now() - (checkedAt.get(key) ?? 0) < options.cacheTtlMs) {
+      return serveManifest(c, ref, cached)
+    }
+    try {
+      const fetched = await fetchManifest(c, ref, reference)
+      if (fetched.error && !(cached && fetched.error.status >= 500)) return fetched.error
+      if (fetched.digest) {
+        checkedAt.set(key, now())
+        return serveManifest(c, ref, fetched.digest)
+      }
+      return serveManifest(c, ref, cached!, `upstream ${ref.registry} answered ${fetched.error!.status}`)
+    } catch (err) {
+      if (!cached || !(err instanceof RegistryError) || err.code !== 'UNAVAILABLE') throw err
+      return serveManifest(c, ref, cached, err.message)
+    }
+  }
+
+  async function blob(c: Context, ref: UpstreamRef, reference: string) {
+    const { digest } = parseDigest(reference)
+    const repo = ref.cacheName
+    if (await storage.statBlob(digest) !== undefined) {
+      if (!await storage.isBlobLinked(repo, digest)) await storage.linkBlob(repo, digest)
+      touch(repo, digest)
+      return getBlob(c, deps, repo, digest)
+    }
+    if (c.req.method === 'HEAD') {
+      const res = await client.request(ref, `blobs/${digest}`, { method: 'HEAD' })
+      if (!res.ok) return upstreamError(res, ref, 'BLOB_UNKNOWN')
+      const headers: Record<string, string> = {
+        'Content-Type': MEDIA_TYPE.octetStream,
+        [HEADER.contentDigest]: digest,
+      }
+      const length = res.headers.get('Content-Length')
+      if (length) headers['Content-Length'] = length
+      return new Response(null, { headers })
+    }
+    const download = downloads.start(digest, repo, () => client.request(ref, `blobs/${digest}`))
+    const answer = await download.headers
+    if ('error' in answer) return upstreamError(answer.error, ref, 'BLOB_UNKNOWN')
+    return download.respond(c.req.header('Range'))
+  }
+
+  return {
+    /** Answers a read of a proxied repository; writes never reach here. */
+    async handle(c: Context, route: Route & { name: string }) {
+      const ref = parseUpstreamName(route.name, options.defaultRegistry)
+      switch (route.kind) {
+        case 'manifest':
+          return manifest(c, ref, route.reference)
+        case 'blob':
+          return blob(c, ref, route.digest)
+        case 'tags':
+        case 'referrers': {
+          const path = route.kind === 'tags'
+            ? `tags/list${new URL(c.req.url).search}`
+            : `referrers/${route.digest}${new URL(c.req.url).search}`
+          const res = await client.request(ref, path)
+          if (!res.ok) return upstreamError(res, ref, 'NAME_UNKNOWN')
+          const headers = { 'Content-Type': res.headers.get('Content-Type') ?? MEDIA_TYPE.json }
+          return new Response(res.body, { headers })
+        }
+        default:
+          throw new RegistryError('UNSUPPORTED', { message: `${route.kind} is not proxied` })
+      }
+    },
+  }
+}
+
+/** The upstream's error passed on: its status and body, or a spec body when it sent none. */
+async function upstreamError(res: Response, ref: UpstreamRef, code: 'MANIFEST_UNKNOWN' | 'BLOB_UNKNOWN' | 'NAME_UNKNOWN') {
+  const body = await res.arrayBuffer().catch(() => new ArrayBuffer(0))
+  const status = res.status
+  const isJson = res.headers.get('Content-Type')?.includes('json')
+  if (body.byteLength > 0 && isJson) {
+    return new Response(body, { status, headers: { 'Content-Type': MEDIA_TYPE.json } })
+  }
+  const fitting = status === 404 ? code : status === 401 ? 'UNAUTHORIZED' : status === 403 ? 'DENIED' : status === 429 ? 'TOOMANYREQUESTS' : 'UNKNOWN'
+  const e = new RegistryError(fitting, {
+    status: status as 404,
+    message: `Upstream ${ref.registry} answered ${status} for ${ref.repository}`,
+    detail: { upstream: ref.registry, status },
+  })
+  return new Response(JSON.stringify(e.toBody()), { status, headers: { 'Content-Type': MEDIA_TYPE.json } })
+}
+
+/** The fields of a manifest the referrers API needs, read leniently: upstream bytes are kept as sent. */
+function describeManifest(bytes: Uint8Array): Pick<ManifestRecord, 'subject' | 'artifactType'> {
+  try {
+    const json = JSON.parse(new TextDecoder().decode(bytes))
+    const subject = typeof json?.subject?.digest === 'string' ? json.subject.digest : undefined
+    const artifactType = json?.artifactType ?? json?.config?.mediaType
+    return { ...(subject && { subject }), ...(typeof artifactType === 'string' && { artifactType }) }
+  } catch {
+    return {}
+  }
+}
