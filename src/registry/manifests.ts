@@ -2,6 +2,7 @@
 // https://github.com/opencontainers/distribution-spec/blob/v1.1.0/spec.md#pushing-manifests
 import type { Context } from 'hono'
 import type { ManifestRecord } from '../storage/index.ts'
+import { requestBody } from '../util/request-body.ts'
 import { readAll } from '../util/streams.ts'
 import {
   HEADER,

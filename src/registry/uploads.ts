@@ -4,6 +4,7 @@
 // https://github.com/opencontainers/distribution-spec/blob/v1.1.0/spec.md#pushing-blobs
 import type { Context } from 'hono'
 import type { HashState } from '../crypto/index.ts'
+import { requestBody } from '../util/request-body.ts'
 import { HEADER } from './constants.ts'
 import { digestOfStream, parseDigest } from './digest.ts'
 import { RegistryError } from './errors.ts'
@@ -68,7 +69,7 @@ export function createUploads(deps: RegistryDeps) {
   }
 
   /** Appends a request body to an upload, hashing it on the way; returns the new size. */
-  async function append(id: string, offset: number, body: ReadableStream<Uint8Array> | null) {
+  async function append(id: string, offset: number, body: AsyncIterable<Uint8Array> | null) {
     if (!body) return offset
     let p = progress.get(id)
     if (!p || p.hashed !== offset) {
@@ -154,7 +155,7 @@ export function createUploads(deps: RegistryDeps) {
       if (digest !== undefined && mount === undefined) {
         parseDigest(digest)
         return exclusive(id, async () => {
-          await append(id, 0, c.req.raw.body)
+          await append(id, 0, requestBody(c))
           return commit(name, id, digest)
         })
       }
@@ -166,7 +167,7 @@ export function createUploads(deps: RegistryDeps) {
       return exclusive(id, async () => {
         const { size } = await session(name, id)
         checkChunk(c, name, id, size)
-        const grown = await append(id, size, c.req.raw.body)
+        const grown = await append(id, size, requestBody(c))
         return new Response(null, { status: 202, headers: sessionHeaders(name, id, grown) })
       })
     },
@@ -178,7 +179,7 @@ export function createUploads(deps: RegistryDeps) {
       return exclusive(id, async () => {
         const { size } = await session(name, id)
         checkChunk(c, name, id, size)
-        await append(id, size, c.req.raw.body)
+        await append(id, size, requestBody(c))
         return commit(name, id, digest)
       })
     },

@@ -10,8 +10,9 @@ export type {
   UploadWriter,
 } from './types.ts'
 
-/** Opens the configured store: `fs` under `dataDir`, or `memory`. */
+/** Opens the configured store: `fs` under `dataDir` (behind a short read cache), or `memory`. */
 export async function openStorage(kind: 'fs' | 'memory', dataDir: string): Promise<Storage> {
   if (kind === 'memory') return (await import('./memory.ts')).createMemoryStorage()
-  return (await import('./fs.ts')).createFsStorage(dataDir)
+  const { withReadCache } = await import('./cached.ts')
+  return withReadCache(await (await import('./fs.ts')).createFsStorage(dataDir))
 }

@@ -36,7 +36,7 @@ export function fileStream(path: string, start = 0, end = Infinity): ReadableStr
 
 /** Reads a whole stream into one array, failing once more than `limit` bytes arrive. */
 export async function readAll(
-  stream: ReadableStream<Uint8Array> | null,
+  stream: AsyncIterable<Uint8Array> | null,
   limit = Infinity,
   onLimit: () => Error = () => new RangeError(`stream is over ${limit} bytes`),
 ): Promise<Uint8Array> {

@@ -74,10 +74,12 @@ export function describeRegistryApi(label: string, getSend: () => Send, opts: { 
       expect(body.errors[0].code).toBe('UNSUPPORTED')
       expect(body.errors[0].message).toContain('broken/prepared')
     })
-    test('a pull outside broken/prepared is NAME_UNKNOWN', async () => {
-      const res = await send('/v2/team/app/manifests/latest')
+    test('a pull of a broken/ name that is no scenario is NAME_UNKNOWN, naming the scenarios', async () => {
+      const res = await send('/v2/broken/nothing/manifests/latest')
       expect(res.status).toBe(404)
-      expect(await errorCode(res)).toBe('NAME_UNKNOWN')
+      const body = await res.json() as { errors: { code: string; message: string }[] }
+      expect(body.errors[0].code).toBe('NAME_UNKNOWN')
+      expect(body.errors[0].message).toContain('broken/random')
     })
     test('a method an endpoint lacks is UNSUPPORTED', async () => {
       const res = await send(`/v2/${REPO}/tags/list`, { method: 'POST' })
