@@ -6,6 +6,22 @@ import type { LogFormat } from './log.ts'
 import { parseDuration } from './util/duration.ts'
 import { parseSize } from './util/size.ts'
 
+/** The data directory, shared by serve, seed and gc. */
+export const DATA_DIR_OPTION = {
+  type: 'string',
+  value: 'DIR',
+  env: 'BLOB_DIR',
+  default: '$HOME/broken-reg',
+  help: 'Where blobs, manifests and uploads are kept',
+} as const
+
+/** The data directory the options name, with `$HOME` and `~` expanded. */
+export function resolveDataDir(values: OptionValues, env: Record<string, string | undefined>) {
+  const home = env.HOME ?? env.USERPROFILE ?? '.'
+  const dir = ((values['data-dir'] as string | undefined) ?? '').replace(/^(\$HOME|~)(?=\/|$)/, home)
+  return dir || join(home, 'broken-reg')
+}
+
 /** The options of `broken-reg serve`. */
 export const SERVE_OPTIONS = {
   'host': {
@@ -22,13 +38,7 @@ export const SERVE_OPTIONS = {
     default: '8080',
     help: 'Port to listen on; 0 picks a free one',
   },
-  'data-dir': {
-    type: 'string',
-    value: 'DIR',
-    env: 'BLOB_DIR',
-    default: '$HOME/broken-reg',
-    help: 'Where blobs, manifests and uploads are kept',
-  },
+  'data-dir': DATA_DIR_OPTION,
   'tls-cert': {
     type: 'string',
     value: 'FILE',
@@ -145,7 +155,9 @@ type Name = keyof typeof SERVE_OPTIONS
 
 /** Turns parsed option values into a Config; throws UsageError on a bad value. */
 export function resolveConfig(values: OptionValues, env: Record<string, string | undefined>): Config {
-  const str = (name: Name) => values[name] as string | undefined
+  // Commands that take only some of these options get the defaults of the rest.
+  const str = (name: Name) =>
+    (values[name] ?? (SERVE_OPTIONS[name] as { default?: string }).default) as string | undefined
   /** Parses an option's value, turning a failure into a UsageError that names the option. */
   const parsed = <T>(name: Name, parse: (value: string) => T, fallback: T): T => {
     const value = str(name)
@@ -160,12 +172,10 @@ export function resolveConfig(values: OptionValues, env: Record<string, string |
   const certFile = str('tls-cert')
   const keyFile = str('tls-key')
   if (!certFile !== !keyFile) throw new UsageError('--tls-cert and --tls-key go together')
-  const home = env.HOME ?? env.USERPROFILE ?? '.'
-  const dataDir = (str('data-dir') ?? '').replace(/^(\$HOME|~)(?=\/|$)/, home)
   return Object.freeze({
     host: str('host') ?? '0.0.0.0',
     port: parsed('port', (v) => wholeNumber(v, 65535), 8080),
-    dataDir: dataDir || join(home, 'broken-reg'),
+    dataDir: resolveDataDir(values, env),
     tls: certFile && keyFile ? { certFile, keyFile } : undefined,
     storage: str('storage') as Config['storage'],
     hasher: str('hasher') as Config['hasher'],

@@ -12,6 +12,8 @@ try {
   const code = await runCli(process.argv.slice(2), {
     stdout: (line) => void process.stdout.write(`${line}\n`),
     stderr: (line) => void process.stderr.write(`${line}\n`),
+    write: (text) => void process.stdout.write(text),
+    stdoutIsTty: Boolean(process.stdout.isTTY),
     env: process.env,
     untilSignal,
   })

@@ -2,29 +2,14 @@
 // code: 0 success, 1 failure, 2 bad usage.
 import pkg from '../../package.json' with { type: 'json' }
 import { formatOptions, parseOptions, UsageError } from './options.ts'
+import { gcCommand } from './gc.ts'
+import { seedCommand } from './seed.ts'
 import { serveCommand } from './serve.ts'
 import type { Command, Io } from './types.ts'
 
 export type { Io } from './types.ts'
 
-/** Subcommands that a later release fills in; they say so instead of failing obscurely. */
-const pending = (name: string, summary: string): Command => ({
-  name,
-  summary,
-  usage: `broken-reg ${name} [options]`,
-  options: {},
-  positionals: true,
-  run: async (_args, io) => {
-    io.stderr(`broken-reg ${name}: not implemented yet in ${pkg.version}`)
-    return 1
-  },
-})
-
-const COMMANDS: Command[] = [
-  serveCommand,
-  pending('seed', 'Prepare a store offline: random images, odd fixtures, imports, pre-pulls'),
-  pending('gc', 'Prune the store: unreferenced blobs, expired cache, stale uploads'),
-]
+const COMMANDS: Command[] = [serveCommand, seedCommand, gcCommand]
 
 /** The top-level `--help`. */
 export function formatUsage(): string {

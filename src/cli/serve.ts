@@ -11,7 +11,7 @@ import { dockerConfigPaths, loadDockerCredentials } from '../upstream/auth.ts'
 import { createUpstreamClient } from '../upstream/client.ts'
 import { createHostGuard } from '../upstream/guard.ts'
 import { isLoopbackHost } from '../upstream/reference.ts'
-import type { Command } from './types.ts'
+import type { Command, Io } from './types.ts'
 
 export const serveCommand: Command = {
   name: 'serve',
@@ -32,20 +32,22 @@ export const serveCommand: Command = {
   },
 }
 
-async function start(config: Config, io: Parameters<Command['run']>[1]) {
+/** The app over the configured store and upstreams; `seed` uses it too, without a socket. */
+export async function createConfiguredApp(config: Config, io: Io, options: { trustUpstreams?: boolean } = {}) {
   const log = createLogger(config.logFormat, io.stderr)
-  const runtime = loadRuntime()
   const hasher = await loadHasher(config.hasher)
   const storage = await openStorage(config.storage, config.dataDir)
   const credentials = await loadDockerCredentials(dockerConfigPaths(io.env))
+  // The guard keeps remote clients out of the server's network; a local seed needs none.
+  const guard = options.trustUpstreams ? async () => {} : createHostGuard({
+    allow: config.allowedUpstreams,
+    allowLoopback: isLoopbackHost(config.host),
+  })
   const client = createUpstreamClient({
     fetch,
     credentials: (registry) => credentials.get(registry),
     insecure: config.insecureUpstreams,
-    guard: createHostGuard({
-      allow: config.allowedUpstreams,
-      allowLoopback: isLoopbackHost(config.host),
-    }),
+    guard,
   })
   const app = createApp({
     storage,
@@ -58,6 +60,12 @@ async function start(config: Config, io: Parameters<Command['run']>[1]) {
     warnings: config.warnings,
     upstream: { client, defaultRegistry: config.upstream, cacheTtlMs: config.cacheTtlMs },
   })
+  return { app, storage, hasher, manifestLimit: config.manifestLimit, validate: config.validate }
+}
+
+async function start(config: Config, io: Io) {
+  const runtime = loadRuntime()
+  const { app, hasher } = await createConfiguredApp(config, io)
   const tls = config.tls && {
     cert: await readFile(config.tls.certFile, 'utf8'),
     key: await readFile(config.tls.keyFile, 'utf8'),

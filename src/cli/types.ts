@@ -5,6 +5,9 @@ import type { OptionTable, OptionValues } from './options.ts'
 export interface Io {
   stdout(line: string): void
   stderr(line: string): void
+  /** Writes to stdout without a newline (live progress on a terminal). */
+  write(text: string): void
+  stdoutIsTty: boolean
   env: Record<string, string | undefined>
   /** Resolves on the first SIGINT or SIGTERM. */
   untilSignal(): Promise<void>

@@ -86,7 +86,7 @@ export async function putManifest(c: Context, deps: RegistryDeps, name: string, 
   const record = deps.validate
     ? await validate(deps, name, bytes, contentType)
     : { mediaType: contentType || 'application/octet-stream', size: bytes.byteLength }
-  await storeManifest(deps, name, digest, bytes, record, byDigest ? undefined : reference)
+  await storeManifest(deps, name, digest, bytes, { ...record, origin: 'push' }, byDigest ? undefined : reference)
   const headers: Record<string, string> = {
     'Location': `/v2/${name}/manifests/${digest}`,
     [HEADER.contentDigest]: digest,
@@ -174,12 +174,14 @@ async function validate(
       const { digest } = parseDescriptor(blob, invalid)
       // Foreign (non-distributable) layers live at their `urls`, not in this registry.
       if (blob.urls?.length) continue
-      if (!await storage.isBlobLinked(name, digest)) {
+      if (!await storage.isBlobLinked(name, digest) || await storage.statBlob(digest) === undefined) {
         throw new RegistryError('MANIFEST_BLOB_UNKNOWN', {
           message: `Manifest references blob ${digest}, which is not in repository ${name}`,
           detail: { digest },
         })
       }
+      // A collection running now must see the blob as in use.
+      await storage.touchBlob(digest)
     }
   }
   if (INDEX_MANIFEST_TYPES.has(mediaType)) {

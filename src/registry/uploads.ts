@@ -147,6 +147,7 @@ export function createUploads(deps: RegistryDeps) {
         const { digest } = parseDigest(mount)
         if (from && isValidName(from) && await storage.isBlobLinked(from, digest)) {
           await storage.linkBlob(name, digest)
+          await storage.touchBlob(digest)
           return blobCreated(name, digest)
         }
       }

@@ -36,7 +36,7 @@ export function createGenerator(deps: RegistryDeps) {
     const config = await storeJson(name, imageConfig(spec, platform, diffIds))
     const manifest = imageManifest(spec, config, layers)
     const digest = digestOf(deps.hasher, manifest.bytes)
-    const record = { mediaType: manifest.mediaType, size: manifest.bytes.byteLength }
+    const record = { mediaType: manifest.mediaType, size: manifest.bytes.byteLength, origin: 'generated' as const }
     await storeManifest(deps, name, digest, manifest.bytes, record)
     return { ...record, digest }
   }
@@ -54,7 +54,7 @@ export function createGenerator(deps: RegistryDeps) {
     }
     const index = imageIndex(spec, manifests)
     const digest = digestOf(deps.hasher, index.bytes)
-    const record = { mediaType: index.mediaType, size: index.bytes.byteLength }
+    const record = { mediaType: index.mediaType, size: index.bytes.byteLength, origin: 'generated' as const }
     await storeManifest(deps, name, digest, index.bytes, record, tag)
   }
 

@@ -13,7 +13,14 @@ import { randomUUID } from 'node:crypto'
 import { mkdir, open, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises'
 import { dirname, join, resolve, sep } from 'node:path'
 import { fileStream } from '../util/streams.ts'
-import type { ByteRange, ManifestRecord, Storage, UploadInfo, UploadWriter } from './types.ts'
+import type {
+  BlobEntry,
+  ByteRange,
+  ManifestRecord,
+  Storage,
+  UploadInfo,
+  UploadWriter,
+} from './types.ts'
 
 const WRITE_BATCH = 1024 * 1024
 
@@ -80,6 +87,20 @@ export async function createFsStorage(root: string): Promise<Storage> {
     }
   }
 
+  const statUpload = async (id: string) => {
+    const text = await readText(join(uploadDir(id), 'info.json'))
+    const bytes = await size(join(uploadDir(id), 'data'))
+    if (text === undefined || bytes === undefined) return undefined
+    return { ...JSON.parse(text), size: bytes } as UploadInfo
+  }
+  /** The `<algorithm>:<hex>` names under a directory of `<algorithm>/<hex>` files. */
+  const listDigests = async (dir: string) => {
+    const found: string[] = []
+    for (const algorithm of await list(dir) ?? []) {
+      for (const hex of await list(join(dir, algorithm)) ?? []) found.push(`${algorithm}:${hex}`)
+    }
+    return found
+  }
   const getManifest = async (name: string, digest: string) => {
     const text = await readText(revision(name, digest))
     return text === undefined ? undefined : JSON.parse(text) as ManifestRecord
@@ -106,22 +127,50 @@ export async function createFsStorage(root: string): Promise<Storage> {
     },
     putBlob: (digest, bytes) => atomicWrite(blobFile(digest), bytes),
     deleteBlob: async (digest) => void await remove(blobFile(digest)),
+    async blobModifiedAt(digest) {
+      try {
+        return (await stat(blobFile(digest))).mtimeMs
+      } catch (err) {
+        if (isMissing(err)) return undefined
+        throw err
+      }
+    },
+    async touchBlob(digest) {
+      const now = new Date()
+      await utimes(blobFile(digest), now, now).catch((err) => {
+        if (!isMissing(err)) throw err
+      })
+    },
+    async listBlobs() {
+      const found: BlobEntry[] = []
+      for (const algorithm of await list(at('blobs')) ?? []) {
+        for (const prefix of await list(at('blobs', algorithm)) ?? []) {
+          const names = await list(at('blobs', algorithm, prefix)) ?? []
+          const stats = await Promise.all(names.map((hex) =>
+            stat(at('blobs', algorithm, prefix, hex)).catch(() => undefined)
+          ))
+          stats.forEach((s, i) => {
+            if (s) found.push({ digest: `${algorithm}:${names[i]}`, size: s.size, modifiedAt: s.mtimeMs })
+          })
+        }
+      }
+      return found
+    },
 
     linkBlob: (name, digest) => atomicWrite(layerLink(name, digest), ''),
     isBlobLinked: async (name, digest) => (await size(layerLink(name, digest))) !== undefined,
     unlinkBlob: (name, digest) => remove(layerLink(name, digest)),
+    listLinks: (name) => listDigests(repo(name, '_layers')),
 
     putManifest: (name, digest, record) => atomicWrite(revision(name, digest), JSON.stringify(record)),
     getManifest,
     deleteManifest: (name, digest) => remove(revision(name, digest)),
+    listManifests: (name) => listDigests(repo(name, '_manifests', 'revisions')),
     async listReferrers(name, subject) {
       const found: { digest: string; record: ManifestRecord }[] = []
-      for (const algorithm of await list(repo(name, '_manifests', 'revisions')) ?? []) {
-        for (const hex of await list(repo(name, '_manifests', 'revisions', algorithm)) ?? []) {
-          const digest = `${algorithm}:${hex}`
-          const record = await getManifest(name, digest)
-          if (record?.subject === subject) found.push({ digest, record })
-        }
+      for (const digest of await listDigests(repo(name, '_manifests', 'revisions'))) {
+        const record = await getManifest(name, digest)
+        if (record?.subject === subject) found.push({ digest, record })
       }
       return found
     },
@@ -175,28 +224,30 @@ export async function createFsStorage(root: string): Promise<Storage> {
       await writeFile(join(uploadDir(id), 'info.json'), JSON.stringify(info))
       return id
     },
-    async statUpload(id) {
-      const text = await readText(join(uploadDir(id), 'info.json'))
-      const bytes = await size(join(uploadDir(id), 'data'))
-      if (text === undefined || bytes === undefined) return undefined
-      return { ...JSON.parse(text), size: bytes } as UploadInfo
-    },
+    statUpload,
     async openUpload(id): Promise<UploadWriter> {
       const handle = await open(join(uploadDir(id), 'data'), 'a')
       let pending: Uint8Array[] = []
       let pendingBytes = 0
-      const flush = async () => {
+      // One batch is written while the next is gathered (and hashed by the caller).
+      let writing: Promise<unknown> = Promise.resolve()
+      const writeBatch = async () => {
         if (pendingBytes === 0) return
         const batch = pending
         pending = []
         pendingBytes = 0
-        await handle.writev(batch)
+        await writing
+        writing = handle.writev(batch)
+      }
+      const flush = async () => {
+        await writeBatch()
+        await writing
       }
       return {
         async write(chunk) {
           pending.push(chunk)
           pendingBytes += chunk.byteLength
-          if (pendingBytes >= WRITE_BATCH) await flush()
+          if (pendingBytes >= WRITE_BATCH) await writeBatch()
         },
         flush,
         async close() {
@@ -204,6 +255,7 @@ export async function createFsStorage(root: string): Promise<Storage> {
             await flush()
             return (await handle.stat()).size
           } finally {
+            await writing.catch(() => {})
             await handle.close()
           }
         },
@@ -229,6 +281,14 @@ export async function createFsStorage(root: string): Promise<Storage> {
       await rm(uploadDir(id), { recursive: true, force: true })
     },
     deleteUpload: (id) => rm(uploadDir(id), { recursive: true, force: true }),
+    async listUploads() {
+      const ids = await list(at('uploads')) ?? []
+      const infos = await Promise.all(ids.map(async (id) => {
+        const info = await statUpload(id).catch(() => undefined)
+        return info && { ...info, id }
+      }))
+      return infos.filter((i) => i !== undefined)
+    },
   }
 }
 

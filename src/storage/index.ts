@@ -2,6 +2,7 @@
 import type { Storage } from './types.ts'
 
 export type {
+  BlobEntry,
   ByteRange,
   ManifestRecord,
   Storage,

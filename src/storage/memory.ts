@@ -14,6 +14,7 @@ interface Repository {
 export function createMemoryStorage(): Storage {
   const blobs = new Map<string, Uint8Array>()
   const accessed = new Map<string, number>()
+  const written = new Map<string, number>()
   const repositories = new Map<string, Repository>()
   const uploads = new Map<string, Omit<UploadInfo, 'size'> & { chunks: Uint8Array[] }>()
 
@@ -45,14 +46,22 @@ export function createMemoryStorage(): Storage {
     },
     blobPath: () => undefined,
     getBlob: async (digest) => blobs.get(digest),
-    putBlob: async (digest, bytes) => void blobs.set(digest, bytes.slice()),
+    async putBlob(digest, bytes) {
+      blobs.set(digest, bytes.slice())
+      written.set(digest, Date.now())
+    },
     deleteBlob: async (digest) => void blobs.delete(digest),
+    blobModifiedAt: async (digest) => blobs.has(digest) ? written.get(digest) : undefined,
+    touchBlob: async (digest) => void (blobs.has(digest) && written.set(digest, Date.now())),
+    listBlobs: async () =>
+      [...blobs].map(([digest, b]) => ({ digest, size: b.byteLength, modifiedAt: written.get(digest) ?? 0 })),
 
     async linkBlob(name, digest) {
       repo(name).layers.add(digest)
       accessed.set(`${name}@${digest}`, Date.now())
     },
     isBlobLinked: async (name, digest) => repositories.get(name)?.layers.has(digest) ?? false,
+    listLinks: async (name) => [...repositories.get(name)?.layers ?? []],
     unlinkBlob: async (name, digest) => repositories.get(name)?.layers.delete(digest) ?? false,
 
     async putManifest(name, digest, record) {
@@ -60,6 +69,7 @@ export function createMemoryStorage(): Storage {
       accessed.set(`${name}@${digest}`, Date.now())
     },
     getManifest: async (name, digest) => repositories.get(name)?.manifests.get(digest),
+    listManifests: async (name) => [...repositories.get(name)?.manifests.keys() ?? []],
     deleteManifest: async (name, digest) => repositories.get(name)?.manifests.delete(digest) ?? false,
     listReferrers: async (name, subject) =>
       [...repositories.get(name)?.manifests ?? []]
@@ -108,8 +118,16 @@ export function createMemoryStorage(): Storage {
     },
     async commitUpload(id, digest) {
       blobs.set(digest, concat(upload(id).chunks))
+      written.set(digest, Date.now())
       uploads.delete(id)
     },
     deleteUpload: async (id) => void uploads.delete(id),
+    listUploads: async () =>
+      [...uploads].map(([id, u]) => ({
+        id,
+        repository: u.repository,
+        startedAt: u.startedAt,
+        size: u.chunks.reduce((n, c) => n + c.byteLength, 0),
+      })),
   }
 }

@@ -42,6 +42,14 @@ export interface UploadReader {
   close(): Promise<void>
 }
 
+/** A blob of the shared store, as garbage collection sees it. */
+export interface BlobEntry {
+  digest: string
+  size: number
+  /** When the blob was last written (its file's mtime), in ms since the epoch. */
+  modifiedAt: number
+}
+
 /** Where blobs, repositories and upload sessions live. */
 export interface Storage {
   readonly kind: 'fs' | 'memory'
@@ -57,14 +65,24 @@ export interface Storage {
   /** Stores a small blob whose digest the caller has verified. */
   putBlob(digest: string, bytes: Uint8Array): Promise<void>
   deleteBlob(digest: string): Promise<void>
+  /** Every blob in the shared store. */
+  listBlobs(): Promise<BlobEntry[]>
+  /** When a blob was last written or touched; gc keeps recent ones. */
+  blobModifiedAt(digest: string): Promise<number | undefined>
+  /** Marks a blob as used now, so a collection running beside this push keeps it. */
+  touchBlob(digest: string): Promise<void>
 
   linkBlob(repository: string, digest: string): Promise<void>
   isBlobLinked(repository: string, digest: string): Promise<boolean>
   unlinkBlob(repository: string, digest: string): Promise<boolean>
+  /** Digests of the blobs linked to a repository. */
+  listLinks(repository: string): Promise<string[]>
 
   putManifest(repository: string, digest: string, record: ManifestRecord): Promise<void>
   getManifest(repository: string, digest: string): Promise<ManifestRecord | undefined>
   deleteManifest(repository: string, digest: string): Promise<boolean>
+  /** Digests of every manifest of a repository, tagged or not. */
+  listManifests(repository: string): Promise<string[]>
   /** Digests of the manifests in a repository whose `subject` is the given digest. */
   listReferrers(repository: string, subject: string): Promise<{ digest: string; record: ManifestRecord }[]>
 
@@ -90,4 +108,6 @@ export interface Storage {
   /** Moves a finished upload into the blob store under its verified digest. */
   commitUpload(id: string, digest: string): Promise<void>
   deleteUpload(id: string): Promise<void>
+  /** Every upload session in progress, with its id. */
+  listUploads(): Promise<(UploadInfo & { id: string })[]>
 }

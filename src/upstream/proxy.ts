@@ -5,6 +5,7 @@
 // verified before it is committed; clients read the download as it grows.
 import type { Context } from 'hono'
 import { getBlob } from '../registry/blobs.ts'
+import { referrerFields } from '../registry/bundles.ts'
 import { HEADER, MANIFEST_TYPES, MEDIA_TYPE } from '../registry/constants.ts'
 import { digestOf, isDigest, parseDigest } from '../registry/digest.ts'
 import { RegistryError } from '../registry/errors.ts'
@@ -67,7 +68,7 @@ export function createProxy(deps: RegistryDeps, options: ProxyOptions) {
       })
     }
     const mediaType = res.headers.get('Content-Type')?.split(';')[0].trim() || MEDIA_TYPE.octetStream
-    const record: ManifestRecord = { ...describeManifest(bytes), mediaType, size: bytes.byteLength, origin: 'proxy' }
+    const record: ManifestRecord = { ...referrerFields(bytes), mediaType, size: bytes.byteLength, origin: 'proxy' }
     await storeManifest(deps, ref.cacheName, digest, bytes, record, isDigest(reference) ? undefined : reference)
     return { digest }
   }
@@ -174,16 +175,4 @@ async function upstreamError(res: Response, ref: UpstreamRef, code: 'MANIFEST_UN
     detail: { upstream: ref.registry, status },
   })
   return new Response(JSON.stringify(e.toBody()), { status, headers: { 'Content-Type': MEDIA_TYPE.json } })
-}
-
-/** The fields of a manifest the referrers API needs, read leniently: upstream bytes are kept as sent. */
-function describeManifest(bytes: Uint8Array): Pick<ManifestRecord, 'subject' | 'artifactType'> {
-  try {
-    const json = JSON.parse(new TextDecoder().decode(bytes))
-    const subject = typeof json?.subject?.digest === 'string' ? json.subject.digest : undefined
-    const artifactType = json?.artifactType ?? json?.config?.mediaType
-    return { ...(subject && { subject }), ...(typeof artifactType === 'string' && { artifactType }) }
-  } catch {
-    return {}
-  }
 }
