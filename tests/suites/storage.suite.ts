@@ -86,6 +86,51 @@ export function describeStorage(label: string, make: () => Promise<Storage>) {
       expect(await s.getBlob(sha256(blob))).toEqual(blob)
     })
 
+    test('listings show every blob, link, manifest and upload', async () => {
+      const s = await make()
+      const blob = blobOf(70)
+      await s.putBlob(sha256(blob), blob)
+      await s.linkBlob('r', sha256(blob))
+      await s.putManifest('r', sha256('m'), { mediaType: 'x', size: 1 })
+      const id = await s.createUpload('r')
+      expect((await s.listBlobs()).map((b) => [b.digest, b.size])).toEqual([[sha256(blob), 70]])
+      expect(await s.listLinks('r')).toEqual([sha256(blob)])
+      expect(await s.listManifests('r')).toEqual([sha256('m')])
+      expect((await s.listUploads()).map((u) => [u.id, u.repository])).toEqual([[id, 'r']])
+    })
+
+    test('access times and blob touches move forward', async () => {
+      const s = await make()
+      const blob = blobOf(10)
+      await s.putBlob(sha256(blob), blob)
+      await s.linkBlob('r', sha256(blob))
+      const written = (await s.blobModifiedAt(sha256(blob)))!
+      const linked = (await s.lastAccess('r', sha256(blob)))!
+      expect(written).toBeGreaterThan(0)
+      await Bun.sleep(15)
+      await s.touchBlob(sha256(blob))
+      await s.recordAccess('r', sha256(blob))
+      expect(await s.blobModifiedAt(sha256(blob))).toBeGreaterThan(written)
+      expect(await s.lastAccess('r', sha256(blob))).toBeGreaterThan(linked)
+      expect(await s.lastAccess('r', sha256('none'))).toBeUndefined()
+    })
+
+    test('an upload reader sees flushed bytes while the upload grows, and after commit', async () => {
+      const s = await make()
+      const blob = blobOf(3000, 9)
+      const id = await s.createUpload('r')
+      const writer = await s.openUpload(id)
+      const reader = await s.openUploadReader(id)
+      await writer.write(blob.subarray(0, 1000))
+      await writer.flush()
+      expect(await reader.read(0, 5000)).toEqual(blob.subarray(0, 1000))
+      await writer.write(blob.subarray(1000))
+      await writer.close()
+      await s.commitUpload(id, sha256(blob))
+      expect(await reader.read(1000, 5000)).toEqual(blob.subarray(1000))
+      await reader.close()
+    })
+
     test('a deleted upload is gone', async () => {
       const s = await make()
       const id = await s.createUpload('r')

@@ -15,6 +15,8 @@ function fakeIo(env: Record<string, string> = {}, signal = Promise.resolve()) {
     io: {
       stdout: (line: string) => void out.push(line),
       stderr: (line: string) => void err.push(line),
+      write: (text: string) => void out.push(text),
+      stdoutIsTty: false,
       env,
       untilSignal: () => signal,
     },
@@ -62,10 +64,22 @@ describe('runCli()', () => {
     expect(err[0]).toContain('BROKEN_REG_HASHER')
   })
 
-  test.each([['seed'], ['gc']])('%s says it is not implemented yet and exits 1', async (name) => {
-    const { io, err } = fakeIo()
-    expect(await runCli([name], io)).toBe(1)
-    expect(err[0]).toContain('not implemented yet')
+  test.each([
+    [['seed'], 'seed needs an action'],
+    [['seed', 'plant'], 'unknown seed action "plant"'],
+    [['seed', 'random'], 'give a tag or more'],
+    [['seed', 'import', 'x.tar'], 'seed import needs --as'],
+    [['gc', '--max-age', 'forever'], 'Invalid --max-age "forever"'],
+    [['gc', '--max-size', 'lots'], 'Invalid --max-size "lots"'],
+  ])('%p is bad usage of seed or gc: exit 2', async (argv, message) => {
+    const { dir, remove } = await tempDir()
+    try {
+      const { io, err } = fakeIo({ BLOB_DIR: dir })
+      expect(await runCli(argv, io)).toBe(2)
+      expect(err[0]).toContain(message)
+    } finally {
+      await remove()
+    }
   })
 
   test('serve listens, names its URL on the first stdout line, and exits 0 on a signal', async () => {
@@ -87,6 +101,27 @@ describe('runCli()', () => {
       await remove()
     }
   })
+})
+
+test('serve with --tls-cert and --tls-key answers over HTTPS', async () => {
+  const { dir, remove } = await tempDir()
+  const tls = new URL('../../fixtures/tls/', import.meta.url).pathname
+  let stop = () => {}
+  const { io, out } = fakeIo({}, new Promise<void>((resolve) => (stop = resolve)))
+  const argv = ['serve', '--host', '127.0.0.1', '--port', '0', '--data-dir', dir]
+  const exit = runCli([...argv, '--tls-cert', `${tls}cert.pem`, '--tls-key', `${tls}key.pem`], io)
+  try {
+    const deadline = Date.now() + 10_000
+    while (out.length === 0 && Date.now() < deadline) await Bun.sleep(10)
+    const url = out[0].split(' ')[2]
+    expect(url).toStartWith('https://127.0.0.1:')
+    const res = await fetch(`${url}/v2/`, { tls: { rejectUnauthorized: false } })
+    expect(res.status).toBe(200)
+  } finally {
+    stop()
+    expect(await exit).toBe(0)
+    await remove()
+  }
 })
 
 describe('serve configuration', () => {
