@@ -37,6 +37,6 @@ function normalizeRegistry(registry: string): string {
 
 /** Whether a host (with or without port) names this machine. */
 export function isLoopbackHost(host: string): boolean {
-  const bare = host.replace(/:\d+$/, '').replace(/^\[(.*)\]$/, '$1')
-  return bare === 'localhost' || bare === '::1' || /^127\.\d+\.\d+\.\d+$/.test(bare)
+  const bare = host.replace(/^\[(.*)\](:\d+)?$/, '$1').replace(/^([^:]*):\d+$/, '$1')
+  return bare === 'localhost' || bare === '::1' || /^(::ffff:)?127\.\d+\.\d+\.\d+$/.test(bare)
 }

@@ -55,3 +55,9 @@ describe('isLoopbackHost()', () => {
     expect(isLoopbackHost(host)).toBe(loopback)
   })
 })
+
+test('isLoopbackHost() knows IPv4-mapped and bracketed IPv6 loopback addresses', () => {
+  expect(isLoopbackHost('::ffff:127.0.0.1')).toBe(true)
+  expect(isLoopbackHost('[::1]:5000')).toBe(true)
+  expect(isLoopbackHost('::ffff:10.0.0.1')).toBe(false)
+})
