@@ -118,7 +118,10 @@ function image(b: Bundle, options: ImageOptions): Descriptor {
     layers: layers.map((l) => l.descriptor),
     ...fields,
   }
-  return b.manifest(mediaType, options.size === undefined ? manifest : padded(manifest, options.size))
+  return b.manifest(
+    mediaType,
+    options.size === undefined ? manifest : padded(manifest, options.size),
+  )
 }
 
 function imageConfig(platform: Platform, diffIds: string[]) {
@@ -127,7 +130,10 @@ function imageConfig(platform: Platform, diffIds: string[]) {
     ...platform,
     config: { Cmd: ['/bin/sh'] },
     rootfs: { type: 'layers', diff_ids: diffIds },
-    history: diffIds.map((_, i) => ({ created: EPOCH, created_by: `broken-reg fixture layer ${i}` })),
+    history: diffIds.map((_, i) => ({
+      created: EPOCH,
+      created_by: `broken-reg fixture layer ${i}`,
+    })),
   }
 }
 
@@ -182,7 +188,10 @@ function twoPlatforms(format: Format, name: string): ImageBundle {
 }
 
 /** A plain one-layer image with one deviation. */
-function single(options: Omit<ImageOptions, 'layers'> & { compression?: Compression }, file: string) {
+function single(
+  options: Omit<ImageOptions, 'layers'> & { compression?: Compression },
+  file: string,
+) {
   return (): ImageBundle => {
     const b = new Bundle()
     const layers = [layer(b, options.format, options.compression ?? 'gzip', file)]
@@ -241,7 +250,9 @@ function signedSchema1(manifest: object): Uint8Array {
   }
   const signature = b64(createHash('sha512').update(payload).digest())
   const document = (length: number) => {
-    const protectedHeader = b64(JSON.stringify({ formatLength: length, formatTail: '', time: EPOCH }))
+    const protectedHeader = b64(
+      JSON.stringify({ formatLength: length, formatTail: '', time: EPOCH }),
+    )
     const signatures = [{ header, signature, protected: protectedHeader }]
     const block = JSON.stringify(signatures, null, 3).replaceAll('\n', '\n   ')
     return `${payload.slice(0, -2)},\n   "signatures": ${block}\n}`
@@ -334,64 +345,75 @@ function attestationIndex(): ImageBundle {
   return b.done()
 }
 
+// Summaries say what docker 20.10, containerd 1.6, podman 4.3 and skopeo 1.9 did with each one.
 /** The fixtures, in the order `seed fixtures` stores and lists them. */
 export const FIXTURES: readonly Fixture[] = [
   {
     name: 'docker-manifest-list',
-    summary: 'Docker manifest list of linux/amd64 and arm64: clients pick their platform, ' +
-      'skopeo copies one unless --all',
+    summary:
+      'Docker manifest list of linux/amd64 and arm64: docker, containerd and podman pull their ' +
+      'platform; skopeo copies one unless --all',
     build: () => twoPlatforms('docker', 'docker-manifest-list'),
   },
   {
     name: 'oci-index',
-    summary: 'OCI index of linux/amd64 and arm64: clients pick their platform, ' +
+    summary:
+      'OCI index of linux/amd64 and arm64: docker, containerd and podman pull their platform; ' +
       'skopeo copies one unless --all',
     build: () => twoPlatforms('oci', 'oci-index'),
   },
   {
     name: 'nested-index',
-    summary: 'OCI index whose only child is another index: clients must resolve platforms ' +
-      'recursively, or fail to find theirs',
+    summary: 'OCI index whose only child is another index: containerd pulls it; docker finds no ' +
+      'matching manifest; skopeo and podman refuse the inner index',
     build: nestedIndex,
   },
   {
     name: 'artifact-with-subject',
-    summary: 'OCI artifact (artifactType, empty config) whose subject is an image here: the ' +
-      'referrers API lists it, image pulls of the tag must refuse it',
+    summary:
+      'OCI artifact (artifactType, empty config) with a subject image: the referrers API lists ' +
+      'it; skopeo copies it; docker, containerd and podman refuse to pull it',
     build: artifactWithSubject,
   },
   {
     name: 'schema1-signed',
-    summary: 'Docker schema 1 (prettyjws) with an unverifiable signature: clients must convert ' +
-      'the deprecated format or refuse it clearly',
+    summary:
+      'Docker schema 1 prettyjws with an unverifiable signature: docker, containerd, podman and ' +
+      'skopeo convert it, also by digest',
     build: () => schema1('schema1-signed', true),
   },
   {
     name: 'schema1-unsigned',
-    summary: 'Docker schema 1 without signatures (v1+json): clients must convert the deprecated ' +
-      'format or refuse it clearly',
+    summary: 'Docker schema 1 v1+json without signatures: podman and skopeo convert it; docker ' +
+      '("missing signature key") and containerd refuse it',
     build: () => schema1('schema1-unsigned', false),
   },
   {
     name: 'zstd-layer',
-    summary: 'OCI image with a tar+zstd layer: pulls need a zstd decoder to unpack it',
+    summary:
+      'OCI image with a tar+zstd layer: containerd, podman and skopeo handle it; docker 20.10 ' +
+      'fails to unpack it (invalid tar header)',
     build: single({ format: 'oci', compression: 'zstd' }, 'zstd-layer.txt'),
   },
   {
     name: 'zstd-in-docker-manifest',
-    summary: 'Docker v2 manifest with an OCI tar+zstd layer type that schema 2 does not ' +
-      'define: strict clients refuse the media type',
+    summary:
+      'Docker v2 manifest with the OCI tar+zstd layer type: containerd pulls it; docker 20.10 ' +
+      'fails to unpack it; skopeo and podman refuse the media type',
     build: single({ format: 'docker', compression: 'zstd' }, 'zstd-in-docker-manifest.txt'),
   },
   {
     name: 'uncompressed-layer',
-    summary: 'OCI image with a plain tar layer, digest equal to diff_id: clients must not ' +
-      'assume gzip',
+    summary:
+      'OCI image with a plain tar layer (digest = diff_id): every client pulls it; catches ' +
+      'clients that assume gzip',
     build: single({ format: 'oci', compression: 'none' }, 'uncompressed-layer.txt'),
   },
   {
     name: 'invalid-tar-layer',
-    summary: 'Gzip layer of bytes that are not a tar: downloads verify, unpacking fails',
+    summary:
+      'Gzip layer of bytes that are not a tar: downloads verify and skopeo copies it; docker, ' +
+      'containerd and podman fail to unpack it',
     build() {
       const b = new Bundle()
       const content = new TextEncoder().encode('broken-reg: these bytes are not a tar\n'.repeat(40))
@@ -401,8 +423,9 @@ export const FIXTURES: readonly Fixture[] = [
   },
   {
     name: 'gzip-bad-crc',
-    summary: 'Gzip layer whose trailer CRC is wrong but whose digest matches: only clients ' +
-      'that check gzip integrity fail',
+    summary:
+      'Gzip layer with a wrong trailer CRC but a matching digest: skopeo copies it unchanged; ' +
+      'unpacking or decompressing fails (gzip: invalid checksum)',
     build() {
       const b = new Bundle()
       const mangle = (framed: Uint8Array) => {
@@ -416,8 +439,9 @@ export const FIXTURES: readonly Fixture[] = [
   },
   {
     name: 'foreign-layer',
-    summary: 'Docker v2 image whose base layer is foreign (urls at example.invalid) and absent ' +
-      'here: clients must fetch the URL and fail, or skip it',
+    summary:
+      'Docker v2 image whose base layer is foreign (urls at example.invalid, absent here): ' +
+      'skopeo to oci: keeps it; docker, containerd and podman fail',
     build() {
       const b = new Bundle()
       const content = tarOf('foreign-layer-base.txt', 'broken-reg fixture foreign base\n')
@@ -433,19 +457,21 @@ export const FIXTURES: readonly Fixture[] = [
   },
   {
     name: 'missing-config',
-    summary: 'OCI image whose config blob is absent: the manifest resolves, the config fetch ' +
-      'gets 404 BLOB_UNKNOWN',
+    summary:
+      'OCI image whose config blob is absent: the manifest resolves, then every client fails ' +
+      'on the config with 404',
     build: single({ format: 'oci', storeConfig: false }, 'missing-config.txt'),
   },
   {
     name: 'wrong-config-type',
-    summary: 'OCI image whose config descriptor says application/octet-stream: clients that ' +
-      'check the config media type refuse it',
+    summary:
+      'OCI image whose config is typed application/octet-stream: docker and containerd pull ' +
+      'it; podman and skopeo inspect call it an artifact and refuse',
     build: single({ format: 'oci', configType: MEDIA_TYPE.octetStream }, 'wrong-config-type.txt'),
   },
   {
     name: 'empty-image',
-    summary: 'OCI image with no layers (empty rootfs): clients must not assume one',
+    summary: 'OCI image with no layers: docker, containerd, podman and skopeo all accept it',
     build() {
       const b = new Bundle()
       image(b, { format: 'oci', layers: [] })
@@ -454,20 +480,22 @@ export const FIXTURES: readonly Fixture[] = [
   },
   {
     name: 'manifest-just-under-4mib',
-    summary: 'OCI manifest of 4 MiB - 1 KiB: fits the usual 4 MiB manifest limit of ' +
-      'registries and clients',
+    summary: 'OCI manifest of 4 MiB - 1 KiB: under the 4 MiB limit of containers/image and ' +
+      'registries, so every client pulls it',
     build: single({ format: 'oci', size: 4 * MIB - 1024 }, 'manifest-just-under-4mib.txt'),
   },
   {
     name: 'manifest-just-over-4mib',
-    summary: 'OCI manifest of 4 MiB + 1 KiB: over the usual 4 MiB limit, so clients refuse ' +
-      'to read it',
+    summary:
+      'OCI manifest of 4 MiB + 1 KiB: skopeo and podman refuse it (4 MiB limit); docker 20.10 ' +
+      'and containerd 1.6 pull it',
     build: single({ format: 'oci', size: 4 * MIB + 1024 }, 'manifest-just-over-4mib.txt'),
   },
   {
     name: 'attestation-index',
-    summary: 'Buildx-style index of a linux/amd64 image and an unknown/unknown attestation ' +
-      'manifest: clients must not pick or unpack the attestation',
+    summary:
+      'Buildx-style index with an unknown/unknown attestation manifest: every client picks ' +
+      'linux/amd64; skopeo --all copies the attestation too',
     build: attestationIndex,
   },
 ]

@@ -78,12 +78,20 @@ export async function readDockerArchive(path: string, ref?: string): Promise<Ima
       schemaVersion: 2,
       mediaType: MEDIA_TYPE.dockerManifest,
       config: { mediaType: CONFIG_TYPE, size: config.size, digest: config.digest },
-      layers: layers.map(({ blob, mediaType }) => ({ mediaType, size: blob.size, digest: blob.digest })),
+      layers: layers.map(({ blob, mediaType }) => ({
+        mediaType,
+        size: blob.size,
+        digest: blob.digest,
+      })),
     }))
     const blobs = new Map([config, ...layers.map((l) => l.blob)].map((b) => [b.digest, b]))
     return {
       blobs: [...blobs.values()],
-      manifests: [{ digest: sha256(manifest), mediaType: MEDIA_TYPE.dockerManifest, bytes: manifest }],
+      manifests: [{
+        digest: sha256(manifest),
+        mediaType: MEDIA_TYPE.dockerManifest,
+        bytes: manifest,
+      }],
     }
   } finally {
     await handle.close()
@@ -126,7 +134,9 @@ function normalizeTag(tag: string): string {
 
 function compressionOf(magic: Uint8Array): keyof typeof LAYER_TYPES {
   if (magic[0] === 0x1f && magic[1] === 0x8b) return 'gzip'
-  if (magic[0] === 0x28 && magic[1] === 0xb5 && magic[2] === 0x2f && magic[3] === 0xfd) return 'zstd'
+  if (magic[0] === 0x28 && magic[1] === 0xb5 && magic[2] === 0x2f && magic[3] === 0xfd) {
+    return 'zstd'
+  }
   return 'none'
 }
 
@@ -181,7 +191,8 @@ async function indexTar(handle: FileHandle, path: string): Promise<Map<string, T
     const offset = position + BLOCK
     const meta = type === 'x' || type === 'g' || type === 'L' || type === 'K'
     // A pax size (for files of 8 GiB and more) applies to the next file, not to other headers.
-    const size = (meta ? undefined : pending.size) ?? numeric(header.subarray(124, 136), position, path)
+    const size = (meta ? undefined : pending.size) ??
+      numeric(header.subarray(124, 136), position, path)
     position = offset + Math.ceil(size / BLOCK) * BLOCK
     if (position > fileSize) throw new Error(`${path} is truncated: an entry ends past its end`)
     if (type === 'x' || type === 'L' || type === 'K') {
@@ -213,7 +224,9 @@ function checkHeader(header: Uint8Array, position: number, path: string) {
   if (stored === unsigned || stored === signed) return
   if (position > 0) throw new Error(`${path} has a corrupt tar header at byte ${position}`)
   const gzip = header[0] === 0x1f && header[1] === 0x8b
-  throw new Error(gzip ? `${path} is compressed: decompress it first` : `${path} is not a tar archive`)
+  throw new Error(
+    gzip ? `${path} is compressed: decompress it first` : `${path} is not a tar archive`,
+  )
 }
 
 /** A tar number: octal text, or GNU base-256 when the high bit of the first byte is set. */
@@ -232,7 +245,10 @@ function numeric(field: Uint8Array, position: number, path: string): number {
 }
 
 /** The records of a pax extended header (`<length> <key>=<value>\n`) that locate a file. */
-function parsePax(data: Uint8Array, path: string): { path?: string; linkpath?: string; size?: number } {
+function parsePax(
+  data: Uint8Array,
+  path: string,
+): { path?: string; linkpath?: string; size?: number } {
   const out: { path?: string; linkpath?: string; size?: number } = {}
   const decoder = new TextDecoder()
   let at = 0

@@ -66,7 +66,9 @@ export async function readOciLayout(dir: string, ref?: string): Promise<ImageBun
     }
     if (typeof json !== 'object' || json === null) json = {}
     for (const child of array(json.manifests)) await visit(child, false)
-    for (const blob of [json.config, ...array(json.layers), ...array(json.blobs)]) await addBlob(blob)
+    for (const blob of [json.config, ...array(json.layers), ...array(json.blobs)]) {
+      await addBlob(blob)
+    }
     for (const layer of array(json.fsLayers)) await addBlob({ digest: layer.blobSum })
     const mediaType = typeof json.mediaType === 'string' ? json.mediaType : descriptor.mediaType
     if (!mediaType) throw new Error(`Manifest ${digest} in ${dir} has no media type`)

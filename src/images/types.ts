@@ -1,5 +1,5 @@
-// What `broken-reg seed` stores in one repository: blobs that stream, and manifests held in memory.
-// The built-in fixtures (catalog.ts) and the importers (oci-layout.ts, docker-archive.ts) make them.
+// What `broken-reg seed` stores in one repository: blobs that stream, manifests held in memory.
+// The fixtures (catalog.ts) and the importers (oci-layout.ts, docker-archive.ts) make them.
 
 /** A blob to store: its digest is of the bytes `open()` streams (callers verify it). */
 export interface BundleBlob {

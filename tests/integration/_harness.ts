@@ -601,3 +601,22 @@ export async function readOciLayout(dir: string): Promise<ImageDigests> {
   await Promise.all([...configs, ...layers].map((digest) => readBlob(dir, digest)))
   return { digest: top.digest, manifests, configs, layers }
 }
+
+/** Writes a layout like buildSingleImageLayout whose content (so digests) depends on `label`. */
+export async function buildLabelledLayout(dir: string, label: string): Promise<ImageDigests> {
+  const architecture = process.arch === 'arm64' ? 'arm64' : 'amd64'
+  const image = await writeImage(dir, label, { architecture, os: 'linux' })
+  await writeLayoutIndex(dir, image.manifest)
+  const digest = image.manifest.digest
+  return { digest, manifests: [digest], configs: [image.config], layers: image.layers }
+}
+
+/** Every file under `dir` with its size and mtime, sorted: to compare a store before and after. */
+export async function listTree(dir: string): Promise<string[]> {
+  const names = await readdir(dir, { recursive: true })
+  const rows = await Promise.all(names.map(async (name) => {
+    const s = await stat(join(dir, name)).catch(() => undefined)
+    return s && !s.isDirectory() ? `${name} ${s.size} ${s.mtimeMs}` : undefined
+  }))
+  return rows.filter((row): row is string => row !== undefined).sort()
+}
