@@ -96,15 +96,13 @@ interface ImageOptions {
   layers: Layer[]
   configType?: string
   storeConfig?: boolean
-  /** Extra top-level manifest fields, after the standard ones. */
-  fields?: Record<string, unknown>
   /** Pads the manifest with an annotation to exactly this many bytes. */
   size?: number
 }
 
 /** An image config and manifest over `layers`; returns the manifest's descriptor. */
 function image(b: Bundle, options: ImageOptions): Descriptor {
-  const { format, platform = AMD64, layers, fields = {} } = options
+  const { format, platform = AMD64, layers } = options
   const config = b.blob(
     options.configType ?? TYPES[format].config,
     json(imageConfig(platform, layers.map((l) => l.diffId))),
@@ -116,7 +114,6 @@ function image(b: Bundle, options: ImageOptions): Descriptor {
     mediaType,
     config,
     layers: layers.map((l) => l.descriptor),
-    ...fields,
   }
   return b.manifest(
     mediaType,
@@ -138,11 +135,9 @@ function imageConfig(platform: Platform, diffIds: string[]) {
 }
 
 /** The manifest's JSON, grown by one annotation to exactly `size` bytes. */
-function padded(manifest: Record<string, unknown>, size: number): Uint8Array {
-  const annotations = manifest.annotations as Record<string, string> | undefined
-  const key = 'org.broken-reg.padding'
+function padded(manifest: object, size: number): Uint8Array {
   const withPadding = (length: number) =>
-    json({ ...manifest, annotations: { ...annotations, [key]: 'x'.repeat(length) } })
+    json({ ...manifest, annotations: { 'org.broken-reg.padding': 'x'.repeat(length) } })
   const length = size - withPadding(0).length
   if (length < 0) throw new RangeError(`Cannot pad a manifest to ${size} bytes: it is larger`)
   return withPadding(length)
@@ -170,20 +165,21 @@ function layer(
 
 const withPlatform = (descriptor: Descriptor, platform: Platform) => ({ ...descriptor, platform })
 
+/** A linux/amd64 and a linux/arm64 image, as an index lists them. */
+function platformImages(b: Bundle, format: Format, name: string): Descriptor[] {
+  return [AMD64, ARM64].map((platform) => {
+    const file = `${name}-${platform.architecture}.txt`
+    return withPlatform(
+      image(b, { format, platform, layers: [layer(b, format, 'gzip', file)] }),
+      platform,
+    )
+  })
+}
+
 /** Two platform images under an index or manifest list. */
 function twoPlatforms(format: Format, name: string): ImageBundle {
   const b = new Bundle()
-  const children = [AMD64, ARM64].map((platform) =>
-    withPlatform(
-      image(b, {
-        format,
-        platform,
-        layers: [layer(b, format, 'gzip', `${name}-${platform.architecture}.txt`)],
-      }),
-      platform,
-    )
-  )
-  index(b, format, children)
+  index(b, format, platformImages(b, format, name))
   return b.done()
 }
 
@@ -292,18 +288,7 @@ function artifactWithSubject(): ImageBundle {
 /** An index whose only child is another index of two platforms. */
 function nestedIndex(): ImageBundle {
   const b = new Bundle()
-  const children = [AMD64, ARM64].map((platform) =>
-    withPlatform(
-      image(b, {
-        format: 'oci',
-        platform,
-        layers: [layer(b, 'oci', 'gzip', `nested-index-${platform.architecture}.txt`)],
-      }),
-      platform,
-    )
-  )
-  const inner = index(b, 'oci', children)
-  index(b, 'oci', [inner])
+  index(b, 'oci', [index(b, 'oci', platformImages(b, 'oci', 'nested-index'))])
   return b.done()
 }
 
@@ -321,7 +306,7 @@ function attestationIndex(): ImageBundle {
       name: 'pkg:docker/broken/prepared/fixtures/attestation-index@latest?platform=linux%2Famd64',
       digest: { sha256: subject.digest.slice('sha256:'.length) },
     }],
-    predicate: { builder: { id: 'https://github.com/broken-reg' }, buildType: 'broken-reg' },
+    predicate: { builder: { id: 'https://example.invalid/broken-reg' }, buildType: 'fixture' },
   })
   const attestation = b.blob('application/vnd.in-toto+json', statement)
   const attestationLayer: Layer = {

@@ -48,19 +48,11 @@ export async function readDockerArchive(path: string, ref?: string): Promise<Ima
   const handle = await open(path, 'r')
   try {
     const entries = await indexTar(handle, path)
-    const readJson = async (name: string): Promise<unknown> => {
-      const entry = resolve(entries, name, path)
-      const bytes = await readEntry(handle, entry, path)
-      try {
-        return JSON.parse(new TextDecoder().decode(bytes))
-      } catch (err) {
-        throw new Error(`${name} in ${path} is not JSON: ${(err as Error).message}`)
-      }
-    }
     if (!entries.has('manifest.json')) {
       throw new Error(`${path} is not a docker archive: it has no manifest.json`)
     }
-    const image = pickImage(await readJson('manifest.json'), path, ref)
+    const listing = await readEntry(handle, resolve(entries, 'manifest.json', path), path)
+    const image = pickImage(parseJson(listing, 'manifest.json', path), path, ref)
     const configEntry = resolve(entries, String(image.Config), path)
     const configBytes = await readEntry(handle, configEntry, path)
     const config = blobOf(path, configEntry, sha256(configBytes))
@@ -145,10 +137,18 @@ function blobOf(path: string, entry: TarEntry, digest: string): BundleBlob {
   return { digest, size, open: () => fileStream(path, offset, offset + size - 1) }
 }
 
-async function hashRange(path: string, entry: TarEntry): Promise<string> {
+async function hashRange(path: string, { offset, size }: TarEntry): Promise<string> {
   const hash = createHash('sha256')
-  for await (const chunk of blobOf(path, entry, '').open()) hash.update(chunk)
+  for await (const chunk of fileStream(path, offset, offset + size - 1)) hash.update(chunk)
   return `sha256:${hash.digest('hex')}`
+}
+
+function parseJson(bytes: Uint8Array, name: string, path: string): unknown {
+  try {
+    return JSON.parse(new TextDecoder().decode(bytes))
+  } catch (err) {
+    throw new Error(`${name} in ${path} is not JSON: ${(err as Error).message}`)
+  }
 }
 
 /** Follows hard and symbolic links (skopeo links `<id>/layer.tar` to `<hex>.tar`). */

@@ -5,6 +5,8 @@
 import type { BlobEntry, Storage } from '../storage/index.ts'
 import { PREPARED_REPOSITORY } from './constants.ts'
 
+const SWEEP_BATCH = 64
+
 /** What to collect. */
 export interface GcOptions {
   /** Also remove manifests no tag reaches (and no kept manifest refers to). */
@@ -114,13 +116,16 @@ export async function collectGarbage(
     }
   }
   let bytesFreed = actions.reduce((n, a) => n + a.bytes, 0)
-  for (const blob of blobs.values()) {
-    if (referenced.has(blob.digest) || recent(blob.modifiedAt)) continue
-    // Checked again just before deleting: a push may have used the blob since the mark.
-    if (!options.dryRun && await usedSince(storage, blob, options)) continue
-    await act({ kind: 'blob', target: blob.digest, bytes: blob.size, reason: 'unreferenced' }, () =>
-      storage.deleteBlob(blob.digest))
-    bytesFreed += blob.size
+  const garbage = [...blobs.values()].filter((b) => !referenced.has(b.digest) && !recent(b.modifiedAt))
+  // Deleting is file-system bound: a few at a time keeps the disk busy.
+  for (let i = 0; i < garbage.length; i += SWEEP_BATCH) {
+    await Promise.all(garbage.slice(i, i + SWEEP_BATCH).map(async (blob) => {
+      // Checked again just before deleting: a push may have used the blob since the mark.
+      if (!options.dryRun && await usedSince(storage, blob)) return
+      await act({ kind: 'blob', target: blob.digest, bytes: blob.size, reason: 'unreferenced' }, () =>
+        storage.deleteBlob(blob.digest))
+      bytesFreed += blob.size
+    }))
   }
   return { actions, bytesFreed }
 }
@@ -200,7 +205,7 @@ function chooseExpired(manifests: Manifest[], blobs: Map<string, BlobEntry>, opt
 }
 
 /** Whether a blob was written or touched (by a push referring to it) since gc listed it. */
-async function usedSince(storage: Storage, blob: BlobEntry, _options: GcOptions): Promise<boolean> {
+async function usedSince(storage: Storage, blob: BlobEntry): Promise<boolean> {
   const modifiedAt = await storage.blobModifiedAt(blob.digest)
   return modifiedAt === undefined || modifiedAt !== blob.modifiedAt
 }
