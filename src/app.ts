@@ -7,7 +7,12 @@ import type { Logger } from './log.ts'
 import { API_VERSION, HEADER, jsonResponse, PREPARED_REPOSITORY } from './registry/constants.ts'
 import { createRegistry, parseRoute, RegistryError } from './registry/index.ts'
 import type { RegistryDeps, Route } from './registry/index.ts'
-import { createScenarioRunner, findScenario, SCENARIO_PREFIX, SCENARIOS } from './scenarios/index.ts'
+import {
+  createScenarioRunner,
+  findScenario,
+  SCENARIO_PREFIX,
+  SCENARIOS,
+} from './scenarios/index.ts'
 import { createProxy, type ProxyOptions } from './upstream/proxy.ts'
 import { sleep } from './util/sleep.ts'
 
@@ -95,9 +100,13 @@ export function createApp(deps: AppDeps): Hono {
   })
   app.onError((err, c) => {
     // A client that went away during a delay gets no answer; 499 is for the log alone.
-    if (err instanceof Error && err.name === 'AbortError') return new Response(null, { status: 499 })
+    if (err instanceof Error && err.name === 'AbortError') {
+      return new Response(null, { status: 499 })
+    }
     const e = err instanceof RegistryError ? err : new RegistryError('UNKNOWN', {}, err)
-    if (e.code === 'UNKNOWN') log.error('unhandled', { method: c.req.method, path: c.req.path }, err)
+    if (e.code === 'UNKNOWN') {
+      log.error('unhandled', { method: c.req.method, path: c.req.path }, err)
+    }
     return jsonResponse(e.toBody(), e.status, e.extra.headers)
   })
   return app

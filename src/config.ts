@@ -18,7 +18,10 @@ export const DATA_DIR_OPTION = {
 /** The data directory the options name, with `$HOME` and `~` expanded. */
 export function resolveDataDir(values: OptionValues, env: Record<string, string | undefined>) {
   const home = env.HOME ?? env.USERPROFILE ?? '.'
-  const dir = ((values['data-dir'] as string | undefined) ?? '').replace(/^(\$HOME|~)(?=\/|$)/, home)
+  const dir = ((values['data-dir'] as string | undefined) ?? '').replace(
+    /^(\$HOME|~)(?=\/|$)/,
+    home,
+  )
   return dir || join(home, 'broken-reg')
 }
 
@@ -45,7 +48,12 @@ export const SERVE_OPTIONS = {
     env: 'CERT_FILE',
     help: 'PEM certificate: serve HTTPS (needs --tls-key)',
   },
-  'tls-key': { type: 'string', value: 'FILE', env: 'KEY_FILE', help: 'PEM private key of --tls-cert' },
+  'tls-key': {
+    type: 'string',
+    value: 'FILE',
+    env: 'KEY_FILE',
+    help: 'PEM private key of --tls-cert',
+  },
   'storage': {
     type: 'string',
     value: 'KIND',
@@ -99,7 +107,8 @@ export const SERVE_OPTIONS = {
     value: 'P:MESSAGE',
     env: 'BROKEN_REG_WARNING',
     multiple: true,
-    help: 'Add `Warning: 299 - "MESSAGE"` to responses with probability P (0-1); env: comma-separated',
+    help:
+      'Add `Warning: 299 - "MESSAGE"` to responses with probability P (0-1); env: comma-separated',
   },
   'upstream': {
     type: 'string',
@@ -154,7 +163,10 @@ export interface Config {
 type Name = keyof typeof SERVE_OPTIONS
 
 /** Turns parsed option values into a Config; throws UsageError on a bad value. */
-export function resolveConfig(values: OptionValues, env: Record<string, string | undefined>): Config {
+export function resolveConfig(
+  values: OptionValues,
+  env: Record<string, string | undefined>,
+): Config {
   // Commands that take only some of these options get the defaults of the rest.
   const str = (name: Name) =>
     (values[name] ?? (SERVE_OPTIONS[name] as { default?: string }).default) as string | undefined

@@ -11,7 +11,11 @@ export interface Stats {
   pendingDelays: number
 }
 
-export const createStats = (): Stats => ({ requestsInFlight: 0, requestsTotal: 0, pendingDelays: 0 })
+export const createStats = (): Stats => ({
+  requestsInFlight: 0,
+  requestsTotal: 0,
+  pendingDelays: 0,
+})
 
 /** Every scenario with its summary, parameters and a working example. */
 export function describeScenarios() {

@@ -13,12 +13,36 @@ export const gcCommand: Command = {
   usage: 'broken-reg gc [options]',
   options: {
     'data-dir': DATA_DIR_OPTION,
-    'untagged': { type: 'boolean', help: 'Also remove manifests that no tag or kept manifest reaches' },
-    'max-age': { type: 'string', value: 'DURATION', help: 'Expire proxied images not pulled within DURATION (72h)' },
-    'max-size': { type: 'string', value: 'SIZE', help: 'Expire least recently pulled proxied images until the store fits SIZE (10g)' },
-    'upload-ttl': { type: 'string', value: 'DURATION', default: '24h', help: 'Remove upload sessions older than this' },
-    'grace': { type: 'string', value: 'DURATION', default: '1h', help: 'Never remove what was written or used within this' },
-    'dry-run': { type: 'boolean', help: 'Print what would be removed and the bytes freed; change nothing' },
+    'untagged': {
+      type: 'boolean',
+      help: 'Also remove manifests that no tag or kept manifest reaches',
+    },
+    'max-age': {
+      type: 'string',
+      value: 'DURATION',
+      help: 'Expire proxied images not pulled within DURATION (72h)',
+    },
+    'max-size': {
+      type: 'string',
+      value: 'SIZE',
+      help: 'Expire least recently pulled proxied images until the store fits SIZE (10g)',
+    },
+    'upload-ttl': {
+      type: 'string',
+      value: 'DURATION',
+      default: '24h',
+      help: 'Remove upload sessions older than this',
+    },
+    'grace': {
+      type: 'string',
+      value: 'DURATION',
+      default: '1h',
+      help: 'Never remove what was written or used within this',
+    },
+    'dry-run': {
+      type: 'boolean',
+      help: 'Print what would be removed and the bytes freed; change nothing',
+    },
     'json': { type: 'boolean', help: 'One JSON object per action, then a summary object' },
   },
   async run({ values }, io) {
@@ -43,7 +67,9 @@ export const gcCommand: Command = {
     const storage = await createFsStorage(resolveDataDir(values, io.env))
     const verb = options.dryRun ? 'would remove' : 'removed'
     const print = (a: GcAction) =>
-      io.stdout(values.json ? JSON.stringify({ ...a, dryRun: options.dryRun }) : formatAction(verb, a))
+      io.stdout(
+        values.json ? JSON.stringify({ ...a, dryRun: options.dryRun }) : formatAction(verb, a),
+      )
     const started = performance.now()
     const { actions, bytesFreed } = await collectGarbage(storage, options, print)
     const seconds = (performance.now() - started) / 1000
@@ -51,7 +77,9 @@ export const gcCommand: Command = {
     io.stdout(
       values.json
         ? JSON.stringify(summary)
-        : `${verb} ${actions.length} items, ${formatSize(bytesFreed)} freed, in ${seconds.toFixed(2)} s`,
+        : `${verb} ${actions.length} items, ${formatSize(bytesFreed)} freed, in ${
+          seconds.toFixed(2)
+        } s`,
     )
     return 0
   },

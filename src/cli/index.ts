@@ -27,7 +27,14 @@ export function formatUsage(): string {
 }
 
 function formatCommandUsage(command: Command): string {
-  return [`Usage: ${command.usage}`, '', command.summary, '', 'Options:', formatOptions(command.options)]
+  return [
+    `Usage: ${command.usage}`,
+    '',
+    command.summary,
+    '',
+    'Options:',
+    formatOptions(command.options),
+  ]
     .join('\n')
 }
 

@@ -38,7 +38,9 @@ export function parseOptions(
       args: argv,
       options: {
         ...Object.fromEntries(
-          Object.entries(table).map(([name, o]) => [name, { type: o.type, multiple: o.multiple ?? false }]),
+          Object.entries(table).map((
+            [name, o],
+          ) => [name, { type: o.type, multiple: o.multiple ?? false }]),
         ),
         help: { type: 'boolean', short: 'h' },
       },

@@ -35,27 +35,40 @@ export const seedCommand: Command = {
     'hasher': SERVE_OPTIONS.hasher,
     'upstream': SERVE_OPTIONS.upstream,
     'insecure-upstream': SERVE_OPTIONS['insecure-upstream'],
-    'as': { type: 'string', value: 'REPO:TAG', help: 'Where `seed import` stores the image (under broken/prepared)' },
+    'as': {
+      type: 'string',
+      value: 'REPO:TAG',
+      help: 'Where `seed import` stores the image (under broken/prepared)',
+    },
     'list': { type: 'boolean', help: 'With `fixtures`: print the catalog instead of storing it' },
     'json': { type: 'boolean', help: 'One JSON object per item, then a summary' },
   },
   async run({ values, positionals }, io) {
     const [action, ...args] = positionals
     if (action === 'fixtures' && values.list) {
-      for (const f of FIXTURES) io.stdout(values.json ? JSON.stringify(f) : `${f.name.padEnd(28)} ${f.summary}`)
+      for (const f of FIXTURES) {
+        io.stdout(values.json ? JSON.stringify(f) : `${f.name.padEnd(28)} ${f.summary}`)
+      }
       return 0
     }
     const plans: Record<string, () => Step[]> = {
       random: () => required(args, 'a tag').map((tag) => randomStep(tag)),
-      fixtures: () => FIXTURES.map((f) => bundleStep(`${FIXTURE_REPOSITORY}/${f.name}`, 'latest', () => f.build())),
+      fixtures: () =>
+        FIXTURES.map((f) =>
+          bundleStep(`${FIXTURE_REPOSITORY}/${f.name}`, 'latest', () => f.build())
+        ),
       import: () => [importStep(args, values.as as string | undefined)],
       pull: () => required(args, 'an image reference').map((ref) => pullStep(ref)),
     }
     const plan = plans[action ?? '']
-    if (!plan) throw new UsageError(action ? `unknown seed action "${action}"` : 'seed needs an action')
+    if (!plan) {
+      throw new UsageError(action ? `unknown seed action "${action}"` : 'seed needs an action')
+    }
     const steps = plan()
     const config: Config = resolveConfig(values, io.env)
-    const context = await createConfiguredApp(config, { ...io, stderr: () => {} }, { trustUpstreams: true })
+    const context = await createConfiguredApp(config, { ...io, stderr: () => {} }, {
+      trustUpstreams: true,
+    })
     const progress = createProgress(io, Boolean(values.json))
     for (const step of steps) {
       const item = progress.item(step.name)
@@ -92,7 +105,11 @@ function randomStep(tag: string): Step {
   }
 }
 
-function bundleStep(name: string, tag: string, load: () => ImageBundle | Promise<ImageBundle>): Step {
+function bundleStep(
+  name: string,
+  tag: string,
+  load: () => ImageBundle | Promise<ImageBundle>,
+): Step {
   return {
     name: `${name}:${tag}`,
     run: async (context, onBytes) => storeBundle(context, name, tag, await load(), onBytes),
@@ -104,7 +121,9 @@ function importStep(args: string[], as: string | undefined): Step {
   if (!as) throw new UsageError('seed import needs --as <repo:tag>')
   const colon = as.lastIndexOf(':')
   const [name, tag] = colon > 0 ? [as.slice(0, colon), as.slice(colon + 1)] : [as, 'latest']
-  const full = name === 'broken/prepared' || name.startsWith('broken/prepared/') ? name : `broken/prepared/${name}`
+  const full = name === 'broken/prepared' || name.startsWith('broken/prepared/')
+    ? name
+    : `broken/prepared/${name}`
   if (!isValidName(full)) throw new UsageError(`Invalid repository name "${name}"`)
   return bundleStep(full, tag, async () => {
     const { stat } = await import('node:fs/promises')
@@ -158,4 +177,3 @@ async function describeError(res: Response) {
     return `${res.status} ${text.slice(0, 200)}`
   }
 }
-

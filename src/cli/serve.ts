@@ -33,7 +33,11 @@ export const serveCommand: Command = {
 }
 
 /** The app over the configured store and upstreams; `seed` uses it too, without a socket. */
-export async function createConfiguredApp(config: Config, io: Io, options: { trustUpstreams?: boolean } = {}) {
+export async function createConfiguredApp(
+  config: Config,
+  io: Io,
+  options: { trustUpstreams?: boolean } = {},
+) {
   const log = createLogger(config.logFormat, io.stderr)
   const hasher = await loadHasher(config.hasher)
   const storage = await openStorage(config.storage, config.dataDir)
@@ -70,6 +74,11 @@ async function start(config: Config, io: Io) {
     cert: await readFile(config.tls.certFile, 'utf8'),
     key: await readFile(config.tls.keyFile, 'utf8'),
   }
-  const server = await runtime.serve({ fetch: app.fetch, host: config.host, port: config.port, tls })
+  const server = await runtime.serve({
+    fetch: app.fetch,
+    host: config.host,
+    port: config.port,
+    tls,
+  })
   return { ...server, close: server.close, runtime: runtime.name, hasher: hasher.name }
 }

@@ -270,7 +270,7 @@ function parsePax(
   return out
 }
 
-async function readEntry(handle: FileHandle, entry: TarEntry, path: string): Promise<Uint8Array> {
+function readEntry(handle: FileHandle, entry: TarEntry, path: string): Promise<Uint8Array> {
   if (entry.size > SMALL_ENTRY_LIMIT) {
     throw new Error(`${entry.name} in ${path} is ${entry.size} bytes: too large for JSON`)
   }

@@ -45,7 +45,12 @@ export async function getBlob(c: Context, deps: RegistryDeps, name: string, refe
 }
 
 /** DELETE of a blob: unlinks it from the repository; `gc` reclaims the bytes. */
-export async function deleteBlob(_c: Context, { storage }: RegistryDeps, name: string, ref: string) {
+export async function deleteBlob(
+  _c: Context,
+  { storage }: RegistryDeps,
+  name: string,
+  ref: string,
+) {
   const { digest } = parseDigest(ref)
   if (!await storage.unlinkBlob(name, digest)) {
     throw new RegistryError('BLOB_UNKNOWN', { detail: { digest } })

@@ -47,18 +47,30 @@ export async function storeBundle(
       size: manifest.bytes.byteLength,
       origin: 'push',
     }
-    await storeManifest(deps, name, digest, manifest.bytes, record, manifest === root ? tag : undefined)
+    await storeManifest(
+      deps,
+      name,
+      digest,
+      manifest.bytes,
+      record,
+      manifest === root ? tag : undefined,
+    )
   }
   return root.digest
 }
 
 /** `subject` and `artifactType` of a manifest, for the referrers API; none if it is not JSON. */
-export function referrerFields(bytes: Uint8Array): Pick<ManifestRecord, 'subject' | 'artifactType'> {
+export function referrerFields(
+  bytes: Uint8Array,
+): Pick<ManifestRecord, 'subject' | 'artifactType'> {
   try {
     const json = JSON.parse(new TextDecoder().decode(bytes))
     const subject = typeof json?.subject?.digest === 'string' ? json.subject.digest : undefined
     const artifactType = json?.artifactType ?? json?.config?.mediaType
-    return { ...(subject && { subject }), ...(typeof artifactType === 'string' && { artifactType }) }
+    return {
+      ...(subject && { subject }),
+      ...(typeof artifactType === 'string' && { artifactType }),
+    }
   } catch {
     return {}
   }

@@ -44,7 +44,8 @@ export const MANIFEST_TYPES: ReadonlySet<string> = new Set([
 ])
 
 /** Repository name: path components of lowercase alphanumerics joined by separators. */
-export const NAME_PATTERN = /^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*$/
+export const NAME_PATTERN =
+  /^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*$/
 export const NAME_MAX_LENGTH = 255
 export const TAG_PATTERN = /^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$/
 /** Digests this registry can verify; other well-formed algorithms are refused as unsupported. */

@@ -53,6 +53,8 @@ export class RegistryError extends Error {
     return this.extra.status ?? OCI_ERRORS[this.code].status
   }
   toBody() {
-    return { errors: [{ code: this.code, message: this.message, detail: this.extra.detail ?? null }] }
+    return {
+      errors: [{ code: this.code, message: this.message, detail: this.extra.detail ?? null }],
+    }
   }
 }

@@ -56,12 +56,19 @@ export async function collectGarbage(
     actions.push(action)
     report(action)
   }
-  const recent = (time: number | undefined) => time !== undefined && options.now - time < options.graceMs
+  const recent = (time: number | undefined) =>
+    time !== undefined && options.now - time < options.graceMs
 
   for (const upload of await storage.listUploads()) {
     if (options.now - upload.startedAt < Math.max(options.uploadTtlMs, options.graceMs)) continue
     await act(
-      { kind: 'upload', repository: upload.repository, target: upload.id, bytes: upload.size, reason: 'stale upload' },
+      {
+        kind: 'upload',
+        repository: upload.repository,
+        target: upload.id,
+        bytes: upload.size,
+        reason: 'stale upload',
+      },
       () => storage.deleteUpload(upload.id),
     )
   }
@@ -85,7 +92,9 @@ export async function collectGarbage(
     if (kept.has(m)) continue
     kept.add(m)
     for (const ref of m.refs) keep(byKey.get(key(m.repository, ref)))
-    for (const other of manifests) if (other.repository === m.repository && other.subject === m.digest) keep(other)
+    for (const other of manifests) {
+      if (other.repository === m.repository && other.subject === m.digest) keep(other)
+    }
   }
   const referenced = new Set<string>()
   const referencedIn = new Set<string>()
@@ -101,31 +110,46 @@ export async function collectGarbage(
     if (kept.has(m)) continue
     const reason = expired.has(m) ? expired.get(m)! : 'untagged and unreferenced'
     for (const tag of m.tags) {
-      await act({ kind: 'tag', repository: m.repository, target: tag, bytes: 0, reason }, () =>
-        storage.deleteTag(m.repository, tag))
+      await act(
+        { kind: 'tag', repository: m.repository, target: tag, bytes: 0, reason },
+        () => storage.deleteTag(m.repository, tag),
+      )
     }
-    await act({ kind: 'manifest', repository: m.repository, target: m.digest, bytes: 0, reason }, () =>
-      storage.deleteManifest(m.repository, m.digest))
+    await act(
+      { kind: 'manifest', repository: m.repository, target: m.digest, bytes: 0, reason },
+      () => storage.deleteManifest(m.repository, m.digest),
+    )
   }
   for (const repository of await storage.listRepositories()) {
     for (const digest of await storage.listLinks(repository)) {
       if (referencedIn.has(key(repository, digest))) continue
       if (recent(await storage.lastAccess(repository, digest))) continue
-      await act({ kind: 'link', repository, target: digest, bytes: 0, reason: 'no kept manifest refers to it' }, () =>
-        storage.unlinkBlob(repository, digest))
+      await act({
+        kind: 'link',
+        repository,
+        target: digest,
+        bytes: 0,
+        reason: 'no kept manifest refers to it',
+      }, () => storage.unlinkBlob(repository, digest))
     }
   }
   let bytesFreed = actions.reduce((n, a) => n + a.bytes, 0)
-  const garbage = [...blobs.values()].filter((b) => !referenced.has(b.digest) && !recent(b.modifiedAt))
+  const garbage = [...blobs.values()].filter((b) =>
+    !referenced.has(b.digest) && !recent(b.modifiedAt)
+  )
   // Deleting is file-system bound: a few at a time keeps the disk busy.
   for (let i = 0; i < garbage.length; i += SWEEP_BATCH) {
-    await Promise.all(garbage.slice(i, i + SWEEP_BATCH).map(async (blob) => {
-      // Checked again just before deleting: a push may have used the blob since the mark.
-      if (!options.dryRun && await usedSince(storage, blob)) return
-      await act({ kind: 'blob', target: blob.digest, bytes: blob.size, reason: 'unreferenced' }, () =>
-        storage.deleteBlob(blob.digest))
-      bytesFreed += blob.size
-    }))
+    await Promise.all(
+      garbage.slice(i, i + SWEEP_BATCH).map(async (blob) => {
+        // Checked again just before deleting: a push may have used the blob since the mark.
+        if (!options.dryRun && await usedSince(storage, blob)) return
+        await act(
+          { kind: 'blob', target: blob.digest, bytes: blob.size, reason: 'unreferenced' },
+          () => storage.deleteBlob(blob.digest),
+        )
+        bytesFreed += blob.size
+      }),
+    )
   }
   return { actions, bytesFreed }
 }
@@ -188,7 +212,9 @@ function chooseExpired(manifests: Manifest[], blobs: Map<string, BlobEntry>, opt
   const users = new Map<string, number>()
   for (const m of manifests) {
     if (expired.has(m)) continue
-    for (const digest of new Set([m.digest, ...m.refs])) users.set(digest, (users.get(digest) ?? 0) + 1)
+    for (const digest of new Set([m.digest, ...m.refs])) {
+      users.set(digest, (users.get(digest) ?? 0) + 1)
+    }
   }
   let total = [...users.keys()].reduce((n, d) => n + (blobs.get(d)?.size ?? 0), 0)
   for (const m of proxied) {

@@ -41,7 +41,12 @@ export async function listCatalog(c: Context, { storage }: RegistryDeps) {
 }
 
 /** GET of the manifests whose `subject` is a digest, optionally of one `artifactType`. */
-export async function listReferrers(c: Context, { storage }: RegistryDeps, name: string, ref: string) {
+export async function listReferrers(
+  c: Context,
+  { storage }: RegistryDeps,
+  name: string,
+  ref: string,
+) {
   const { digest } = parseDigest(ref)
   const artifactType = c.req.query('artifactType')
   const referrers = (await storage.listReferrers(name, digest))

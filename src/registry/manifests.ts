@@ -86,7 +86,14 @@ export async function putManifest(c: Context, deps: RegistryDeps, name: string, 
   const record = deps.validate
     ? await validate(deps, name, bytes, contentType)
     : { mediaType: contentType || 'application/octet-stream', size: bytes.byteLength }
-  await storeManifest(deps, name, digest, bytes, { ...record, origin: 'push' }, byDigest ? undefined : reference)
+  await storeManifest(
+    deps,
+    name,
+    digest,
+    bytes,
+    { ...record, origin: 'push' },
+    byDigest ? undefined : reference,
+  )
   const headers: Record<string, string> = {
     'Location': `/v2/${name}/manifests/${digest}`,
     [HEADER.contentDigest]: digest,
@@ -165,16 +172,22 @@ async function validate(
     throw invalid(`Unsupported manifest media type "${mediaType}"`, { mediaType })
   }
   if (json.mediaType !== undefined && json.mediaType !== mediaType) {
-    throw invalid(`Content-Type ${mediaType} differs from the manifest's mediaType ${json.mediaType}`)
+    throw invalid(
+      `Content-Type ${mediaType} differs from the manifest's mediaType ${json.mediaType}`,
+    )
   }
   if (IMAGE_MANIFEST_TYPES.has(mediaType)) {
     if (json.schemaVersion !== 2) throw invalid('Image manifest must have schemaVersion 2')
-    if (!json.config || !Array.isArray(json.layers)) throw invalid('Image manifest needs config and layers')
+    if (!json.config || !Array.isArray(json.layers)) {
+      throw invalid('Image manifest needs config and layers')
+    }
     for (const blob of [json.config, ...json.layers]) {
       const { digest } = parseDescriptor(blob, invalid)
       // Foreign (non-distributable) layers live at their `urls`, not in this registry.
       if (blob.urls?.length) continue
-      if (!await storage.isBlobLinked(name, digest) || await storage.statBlob(digest) === undefined) {
+      if (
+        !await storage.isBlobLinked(name, digest) || await storage.statBlob(digest) === undefined
+      ) {
         throw new RegistryError('MANIFEST_BLOB_UNKNOWN', {
           message: `Manifest references blob ${digest}, which is not in repository ${name}`,
           detail: { digest },

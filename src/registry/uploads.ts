@@ -120,7 +120,9 @@ export function createUploads(deps: RegistryDeps) {
     if (!header) return
     const match = /^(?:bytes[ =])?(\d+)-(\d+)(?:\/\d+|\/\*)?$/.exec(header.trim())
     if (!match) {
-      throw new RegistryError('BLOB_UPLOAD_INVALID', { message: `Invalid Content-Range "${header}"` })
+      throw new RegistryError('BLOB_UPLOAD_INVALID', {
+        message: `Invalid Content-Range "${header}"`,
+      })
     }
     const start = Number(match[1])
     const end = Number(match[2])

@@ -10,7 +10,7 @@ import { pipeline } from 'node:stream/promises'
 import { fileBodyOf } from '../util/file-body.ts'
 import type { ServeOptions, Server } from './types.ts'
 
-const FILE_READ_SIZE = 1024 * 1024
+const FILE_READ_SIZE = 4 * 1024 * 1024
 /** How long a shutdown waits for requests in flight before it cuts their connections. */
 const DRAIN_MS = 10_000
 
@@ -30,13 +30,15 @@ export async function serveNodeHttp(options: ServeOptions): Promise<Server> {
     pipeline(source, env.outgoing).catch(() => {})
     return RESPONSE_ALREADY_SENT
   }
-  const server = createAdaptorServer({
-    fetch: fetch as never,
-    hostname: options.host,
-    ...(options.tls
-      ? { createServer: createHttpsServer, serverOptions: options.tls }
-      : { createServer: createHttpServer }),
-  } as Parameters<typeof createAdaptorServer>[0])
+  const server = createAdaptorServer(
+    {
+      fetch: fetch as never,
+      hostname: options.host,
+      ...(options.tls
+        ? { createServer: createHttpsServer, serverOptions: options.tls }
+        : { createServer: createHttpServer }),
+    } as Parameters<typeof createAdaptorServer>[0],
+  )
   const http = server as import('node:http').Server
   // Long pushes and deliberately slow answers must not be cut by the server's own timers.
   http.requestTimeout = 0

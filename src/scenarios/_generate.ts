@@ -1,12 +1,12 @@
 // Stores a generated random image in a scenario's repository under a tag: layers stream from
 // the generator into the blob store while being hashed, then config, manifests and the index.
 import {
+  type BlobRef,
   imageConfig,
   imageIndex,
   imageManifest,
-  randomLayer,
-  type BlobRef,
   type RandomImageSpec,
+  randomLayer,
 } from '../images/random.ts'
 import { digestOf } from '../registry/digest.ts'
 import { storeManifest } from '../registry/manifests.ts'
@@ -36,7 +36,11 @@ export function createGenerator(deps: RegistryDeps) {
     const config = await storeJson(name, imageConfig(spec, platform, diffIds))
     const manifest = imageManifest(spec, config, layers)
     const digest = digestOf(deps.hasher, manifest.bytes)
-    const record = { mediaType: manifest.mediaType, size: manifest.bytes.byteLength, origin: 'generated' as const }
+    const record = {
+      mediaType: manifest.mediaType,
+      size: manifest.bytes.byteLength,
+      origin: 'generated' as const,
+    }
     await storeManifest(deps, name, digest, manifest.bytes, record)
     return { ...record, digest }
   }
@@ -54,7 +58,11 @@ export function createGenerator(deps: RegistryDeps) {
     }
     const index = imageIndex(spec, manifests)
     const digest = digestOf(deps.hasher, index.bytes)
-    const record = { mediaType: index.mediaType, size: index.bytes.byteLength, origin: 'generated' as const }
+    const record = {
+      mediaType: index.mediaType,
+      size: index.bytes.byteLength,
+      origin: 'generated' as const,
+    }
     await storeManifest(deps, name, digest, index.bytes, record, tag)
   }
 

@@ -40,11 +40,19 @@ interface Params {
 
 export const error = defineScenario<Params>({
   name: 'error',
-  summary: 'Answer manifest requests with an HTTP error: the original 400/403/404/405/500, or any 400-599',
+  summary:
+    'Answer manifest requests with an HTTP error: the original 400/403/404/405/500, or any 400-599',
   example: '429_retry-after-5s',
   params: [
-    { key: '<status>', summary: 'the status: 400, 403, 404, 405, 500 as the original tool; any other 400-599 with a fitting code; anything else 501 "Huh?"' },
-    { key: 'retry-after', summary: 'add a Retry-After header (Go duration, rounded up to seconds)' },
+    {
+      key: '<status>',
+      summary:
+        'the status: 400, 403, 404, 405, 500 as the original tool; any other 400-599 with a fitting code; anything else 501 "Huh?"',
+    },
+    {
+      key: 'retry-after',
+      summary: 'add a Retry-After header (Go duration, rounded up to seconds)',
+    },
   ],
   parse(tag) {
     const [first, ...rest] = tag.split('_')

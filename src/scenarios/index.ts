@@ -53,7 +53,11 @@ export function createScenarioRunner(
         detail: { name: route.name },
       })
     }
-    const reference = route.kind === 'manifest' ? route.reference : route.kind === 'blob' ? route.digest : ''
+    const reference = route.kind === 'manifest'
+      ? route.reference
+      : route.kind === 'blob'
+      ? route.digest
+      : ''
     const tagged = route.kind === 'manifest' && !isDigest(reference)
     let params: unknown
     try {

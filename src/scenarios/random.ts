@@ -17,7 +17,8 @@ interface Params {
 
 export const random = defineScenario<Params>({
   name: 'random',
-  summary: 'A valid image of X layers of Y random bytes each; the same tag always gives the same digest',
+  summary:
+    'A valid image of X layers of Y random bytes each; the same tag always gives the same digest',
   example: 'layers-3_size-1024',
   invalidTag: 'BAD_REQUEST',
   params: [

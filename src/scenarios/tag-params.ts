@@ -43,7 +43,12 @@ export function parseTagParams(tag: string, keys: readonly string[]): TagParams 
     values.set(key, pair.slice(key.length + 1))
   }
 
-  const read = (key: string, options: NumberOptions, parse: (v: string) => number, what: string) => {
+  const read = (
+    key: string,
+    options: NumberOptions,
+    parse: (v: string) => number,
+    what: string,
+  ) => {
     const raw = values.get(key)
     if (raw === undefined) {
       if (options.fallback !== undefined) return options.fallback

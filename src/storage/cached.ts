@@ -40,7 +40,10 @@ export function withReadCache(storage: Storage, now: () => number = Date.now): S
     ...storage,
     getTag: (name, tag) => cached(`tag ${name}:${tag}`, () => storage.getTag(name, tag))(),
     getManifest: (name, digest) =>
-      cached<ManifestRecord | undefined>(`manifest ${name}@${digest}`, () => storage.getManifest(name, digest))(),
+      cached<ManifestRecord | undefined>(
+        `manifest ${name}@${digest}`,
+        () => storage.getManifest(name, digest),
+      )(),
     getBlob: (digest) =>
       cached(`blob ${digest}`, () => storage.getBlob(digest), (b) => b?.byteLength ?? 0)(),
     async setTag(name, tag, digest) {

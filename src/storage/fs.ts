@@ -10,7 +10,17 @@
 //
 // Repository names cannot start a component with `_`, so `_layers` and `_manifests` never clash.
 import { randomUUID } from 'node:crypto'
-import { mkdir, open, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises'
+import {
+  mkdir,
+  open,
+  readdir,
+  readFile,
+  rename,
+  rm,
+  stat,
+  utimes,
+  writeFile,
+} from 'node:fs/promises'
 import { dirname, join, resolve, sep } from 'node:path'
 import { fileStream } from '../util/streams.ts'
 import type {
@@ -146,11 +156,17 @@ export async function createFsStorage(root: string): Promise<Storage> {
       for (const algorithm of await list(at('blobs')) ?? []) {
         for (const prefix of await list(at('blobs', algorithm)) ?? []) {
           const names = await list(at('blobs', algorithm, prefix)) ?? []
-          const stats = await Promise.all(names.map((hex) =>
-            stat(at('blobs', algorithm, prefix, hex)).catch(() => undefined)
-          ))
+          const stats = await Promise.all(
+            names.map((hex) => stat(at('blobs', algorithm, prefix, hex)).catch(() => undefined)),
+          )
           stats.forEach((s, i) => {
-            if (s) found.push({ digest: `${algorithm}:${names[i]}`, size: s.size, modifiedAt: s.mtimeMs })
+            if (s) {
+              found.push({
+                digest: `${algorithm}:${names[i]}`,
+                size: s.size,
+                modifiedAt: s.mtimeMs,
+              })
+            }
           })
         }
       }
@@ -162,7 +178,8 @@ export async function createFsStorage(root: string): Promise<Storage> {
     unlinkBlob: (name, digest) => remove(layerLink(name, digest)),
     listLinks: (name) => listDigests(repo(name, '_layers')),
 
-    putManifest: (name, digest, record) => atomicWrite(revision(name, digest), JSON.stringify(record)),
+    putManifest: (name, digest, record) =>
+      atomicWrite(revision(name, digest), JSON.stringify(record)),
     getManifest,
     deleteManifest: (name, digest) => remove(revision(name, digest)),
     listManifests: (name) => listDigests(repo(name, '_manifests', 'revisions')),

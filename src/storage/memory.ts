@@ -54,7 +54,11 @@ export function createMemoryStorage(): Storage {
     blobModifiedAt: async (digest) => blobs.has(digest) ? written.get(digest) : undefined,
     touchBlob: async (digest) => void (blobs.has(digest) && written.set(digest, Date.now())),
     listBlobs: async () =>
-      [...blobs].map(([digest, b]) => ({ digest, size: b.byteLength, modifiedAt: written.get(digest) ?? 0 })),
+      [...blobs].map(([digest, b]) => ({
+        digest,
+        size: b.byteLength,
+        modifiedAt: written.get(digest) ?? 0,
+      })),
 
     async linkBlob(name, digest) {
       repo(name).layers.add(digest)
@@ -70,7 +74,8 @@ export function createMemoryStorage(): Storage {
     },
     getManifest: async (name, digest) => repositories.get(name)?.manifests.get(digest),
     listManifests: async (name) => [...repositories.get(name)?.manifests.keys() ?? []],
-    deleteManifest: async (name, digest) => repositories.get(name)?.manifests.delete(digest) ?? false,
+    deleteManifest: async (name, digest) =>
+      repositories.get(name)?.manifests.delete(digest) ?? false,
     listReferrers: async (name, subject) =>
       [...repositories.get(name)?.manifests ?? []]
         .filter(([, record]) => record.subject === subject)

@@ -84,7 +84,10 @@ export interface Storage {
   /** Digests of every manifest of a repository, tagged or not. */
   listManifests(repository: string): Promise<string[]>
   /** Digests of the manifests in a repository whose `subject` is the given digest. */
-  listReferrers(repository: string, subject: string): Promise<{ digest: string; record: ManifestRecord }[]>
+  listReferrers(
+    repository: string,
+    subject: string,
+  ): Promise<{ digest: string; record: ManifestRecord }[]>
 
   setTag(repository: string, tag: string, digest: string): Promise<void>
   getTag(repository: string, tag: string): Promise<string | undefined>

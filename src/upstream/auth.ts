@@ -22,7 +22,11 @@ export function parseChallenge(header: string | null): Challenge | undefined {
   const match = header && /^\s*(\w+)\s*(.*)$/s.exec(header)
   if (!match) return undefined
   const params: Record<string, string> = {}
-  for (const [, key, quoted, bare] of match[2].matchAll(/(\w+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^,\s]*))/g)) {
+  for (
+    const [, key, quoted, bare] of match[2].matchAll(
+      /(\w+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^,\s]*))/g,
+    )
+  ) {
     params[key.toLowerCase()] = quoted !== undefined ? quoted.replace(/\\(.)/g, '$1') : bare
   }
   return { scheme: match[1].toLowerCase(), params }
@@ -57,7 +61,9 @@ export async function loadDockerCredentials(paths: string[]): Promise<Map<string
       const colon = decoded?.indexOf(':') ?? -1
       const username = decoded ? decoded.slice(0, colon) : entry.username
       const password = decoded ? decoded.slice(colon + 1) : entry.password
-      if (username !== undefined && password !== undefined) found.set(registry, { username, password })
+      if (username !== undefined && password !== undefined) {
+        found.set(registry, { username, password })
+      }
     }
   }
   return found
@@ -81,7 +87,8 @@ interface CachedToken {
 /** Tokens from Bearer token endpoints, cached per realm, service and scope until they expire. */
 export function createTokenCache(fetchImpl: typeof fetch, now: () => number = Date.now) {
   const tokens = new Map<string, CachedToken>()
-  const keyOf = (c: Challenge) => `${c.params.realm}|${c.params.service ?? ''}|${c.params.scope ?? ''}`
+  const keyOf = (c: Challenge) =>
+    `${c.params.realm}|${c.params.service ?? ''}|${c.params.scope ?? ''}`
 
   return {
     /** A token still valid for this challenge, if one is cached. */
@@ -106,7 +113,11 @@ export function createTokenCache(fetchImpl: typeof fetch, now: () => number = Da
       if (!res.ok) {
         throw new Error(`Token endpoint ${url.origin}${url.pathname} answered ${res.status}`)
       }
-      const body = await res.json() as { token?: string; access_token?: string; expires_in?: number }
+      const body = await res.json() as {
+        token?: string
+        access_token?: string
+        expires_in?: number
+      }
       const token = body.token ?? body.access_token
       if (!token) throw new Error(`Token endpoint ${url.origin}${url.pathname} sent no token`)
       // The spec's default lifetime is 60 s; renew a little early so a pull never sends a stale one.

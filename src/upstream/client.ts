@@ -50,7 +50,7 @@ export function createUpstreamClient(options: UpstreamClientOptions) {
 
   /** Sends a request, following redirects itself so credentials stay with their origin. */
   async function send(url: URL, init: RequestInit, authorization?: string): Promise<Response> {
-    for (let hop = 0; ; hop++) {
+    for (let hop = 0;; hop++) {
       const headers = new Headers(init.headers)
       if (authorization) headers.set('Authorization', authorization)
       const res = await guarded(url, { ...init, headers, redirect: 'manual' })

@@ -184,7 +184,8 @@ function startDownload(
       } catch (err) {
         if (state !== 'done') throw err
         const stored = end === Infinity ? undefined : { start: position, end }
-        committed = storage.readBlob(digest, stored ?? { start: position, end: written - 1 }).getReader()
+        committed = storage.readBlob(digest, stored ?? { start: position, end: written - 1 })
+          .getReader()
         return undefined
       }
     }
@@ -194,7 +195,9 @@ function startDownload(
       [HEADER.contentDigest]: digest,
       'Accept-Ranges': 'bytes',
     }
-    if (size !== undefined) headers['Content-Length'] = String(Math.min(end, size - 1) - (range?.start ?? 0) + 1)
+    if (size !== undefined) {
+      headers['Content-Length'] = String(Math.min(end, size - 1) - (range?.start ?? 0) + 1)
+    }
     if (range) headers['Content-Range'] = `bytes ${range.start}-${range.end}/${size}`
     return new Response(body, { status: range ? 206 : 200, headers })
   }

@@ -50,7 +50,9 @@ export function classify(address: string): 'loopback' | 'private' | 'link-local'
   if (isIP(v4) === 4) {
     const [a, b] = v4.split('.').map(Number)
     if (a === 127) return 'loopback'
-    if (a === 10 || a === 0 || (a === 172 && b >= 16 && b < 32) || (a === 192 && b === 168)) return 'private'
+    if (a === 10 || a === 0 || (a === 172 && b >= 16 && b < 32) || (a === 192 && b === 168)) {
+      return 'private'
+    }
     if (a === 100 && b >= 64 && b < 128) return 'private'
     if (a === 169 && b === 254) return 'link-local'
     return undefined

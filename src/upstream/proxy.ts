@@ -57,7 +57,9 @@ export function createProxy(deps: RegistryDeps, options: ProxyOptions) {
     const res = await client.request(ref, `manifests/${reference}`, { headers: { Accept: accept } })
     if (!res.ok) return { error: await upstreamError(res, ref, 'MANIFEST_UNKNOWN') }
     const bytes = await readAll(res.body, MANIFEST_LIMIT)
-    const claimed = isDigest(reference) ? reference : res.headers.get(HEADER.contentDigest) ?? undefined
+    const claimed = isDigest(reference)
+      ? reference
+      : res.headers.get(HEADER.contentDigest) ?? undefined
     const algorithm = claimed && isDigest(claimed) ? parseDigest(claimed).algorithm : 'sha256'
     const digest = digestOf(hasher, bytes, algorithm)
     if (claimed && claimed !== digest) {
@@ -67,9 +69,22 @@ export function createProxy(deps: RegistryDeps, options: ProxyOptions) {
         detail: { expected: claimed, actual: digest },
       })
     }
-    const mediaType = res.headers.get('Content-Type')?.split(';')[0].trim() || MEDIA_TYPE.octetStream
-    const record: ManifestRecord = { ...referrerFields(bytes), mediaType, size: bytes.byteLength, origin: 'proxy' }
-    await storeManifest(deps, ref.cacheName, digest, bytes, record, isDigest(reference) ? undefined : reference)
+    const mediaType = res.headers.get('Content-Type')?.split(';')[0].trim() ||
+      MEDIA_TYPE.octetStream
+    const record: ManifestRecord = {
+      ...referrerFields(bytes),
+      mediaType,
+      size: bytes.byteLength,
+      origin: 'proxy',
+    }
+    await storeManifest(
+      deps,
+      ref.cacheName,
+      digest,
+      bytes,
+      record,
+      isDigest(reference) ? undefined : reference,
+    )
     return { digest }
   }
 
@@ -102,7 +117,12 @@ export function createProxy(deps: RegistryDeps, options: ProxyOptions) {
         checkedAt.set(key, now())
         return serveManifest(c, ref, fetched.digest)
       }
-      return serveManifest(c, ref, cached!, `upstream ${ref.registry} answered ${fetched.error!.status}`)
+      return serveManifest(
+        c,
+        ref,
+        cached!,
+        `upstream ${ref.registry} answered ${fetched.error!.status}`,
+      )
     } catch (err) {
       if (!cached || !(err instanceof RegistryError) || err.code !== 'UNAVAILABLE') throw err
       return serveManifest(c, ref, cached, err.message)
@@ -161,18 +181,33 @@ export function createProxy(deps: RegistryDeps, options: ProxyOptions) {
 }
 
 /** The upstream's error passed on: its status and body, or a spec body when it sent none. */
-async function upstreamError(res: Response, ref: UpstreamRef, code: 'MANIFEST_UNKNOWN' | 'BLOB_UNKNOWN' | 'NAME_UNKNOWN') {
+async function upstreamError(
+  res: Response,
+  ref: UpstreamRef,
+  code: 'MANIFEST_UNKNOWN' | 'BLOB_UNKNOWN' | 'NAME_UNKNOWN',
+) {
   const body = await res.arrayBuffer().catch(() => new ArrayBuffer(0))
   const status = res.status
   const isJson = res.headers.get('Content-Type')?.includes('json')
   if (body.byteLength > 0 && isJson) {
     return new Response(body, { status, headers: { 'Content-Type': MEDIA_TYPE.json } })
   }
-  const fitting = status === 404 ? code : status === 401 ? 'UNAUTHORIZED' : status === 403 ? 'DENIED' : status === 429 ? 'TOOMANYREQUESTS' : 'UNKNOWN'
+  const fitting = status === 404
+    ? code
+    : status === 401
+    ? 'UNAUTHORIZED'
+    : status === 403
+    ? 'DENIED'
+    : status === 429
+    ? 'TOOMANYREQUESTS'
+    : 'UNKNOWN'
   const e = new RegistryError(fitting, {
     status: status as 404,
     message: `Upstream ${ref.registry} answered ${status} for ${ref.repository}`,
     detail: { upstream: ref.registry, status },
   })
-  return new Response(JSON.stringify(e.toBody()), { status, headers: { 'Content-Type': MEDIA_TYPE.json } })
+  return new Response(JSON.stringify(e.toBody()), {
+    status,
+    headers: { 'Content-Type': MEDIA_TYPE.json },
+  })
 }

@@ -17,10 +17,14 @@ export function fileStream(path: string, start = 0, end = Infinity): ReadableStr
         handle ??= await open(path, 'r')
         const want = Math.min(READ_SIZE, end + 1 - position)
         const buffer = new Uint8Array(want > 0 ? want : 0)
-        const { bytesRead } = want > 0 ? await handle.read(buffer, 0, want, position) : { bytesRead: 0 }
+        const { bytesRead } = want > 0
+          ? await handle.read(buffer, 0, want, position)
+          : { bytesRead: 0 }
         if (bytesRead === 0) {
           await finish()
-          if (end !== Infinity && position <= end) throw new Error(`${path} ended at byte ${position}`)
+          if (end !== Infinity && position <= end) {
+            throw new Error(`${path} ended at byte ${position}`)
+          }
           return controller.close()
         }
         position += bytesRead

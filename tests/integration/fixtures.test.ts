@@ -10,8 +10,8 @@ import {
   NEEDS,
   removeDir,
   run,
-  type Server,
   serveArgs,
+  type Server,
   sha256,
   skopeo,
   startServer,
@@ -52,7 +52,9 @@ beforeAll(async () => {
   expect(result.code).toBe(0)
   for (const line of result.stdout.trim().split('\n')) {
     const item = JSON.parse(line) as { item?: string; result?: string }
-    if (item.item && item.result) seeded.set(item.item.split('/').pop()!.replace(/:latest$/, ''), item.result)
+    if (item.item && item.result) {
+      seeded.set(item.item.split('/').pop()!.replace(/:latest$/, ''), item.result)
+    }
   }
   server = await startServer([BINARY, ...serveArgs(data)])
 }, 120_000)
@@ -75,27 +77,33 @@ describe('seed fixtures, served offline', () => {
 
   for (const fixture of FIXTURES) {
     const expected = SKOPEO[fixture.name]
-    testIf(NEEDS.skopeo)(`${fixture.name}: ${expected === true ? 'skopeo copies it' : `skopeo refuses: ${expected}`}`, async () => {
-      const ref = `docker://${server!.hostPort}/broken/prepared/fixtures/${fixture.name}:latest`
-      const raw = await skopeo(['inspect', '--raw', '--tls-verify=false', ref])
-      if (fixture.name !== 'manifest-just-over-4mib') {
-        expect(raw.code).toBe(0)
-        expect(sha256(raw.stdout)).toBe(seeded.get(fixture.name)!)
-      }
-      const dest = join(tmp, `copy-${fixture.name}`)
-      const copy = await skopeo(['copy', '--all', '--src-tls-verify=false', ref, `dir:${dest}`])
-      if (expected === true) {
-        expect(copy.stderr).not.toContain('level=fatal')
-        expect(copy.code).toBe(0)
-      } else {
-        expect(copy.code).not.toBe(0)
-        expect(copy.stderr).toContain(expected)
-      }
-    }, 60_000)
+    testIf(NEEDS.skopeo)(
+      `${fixture.name}: ${expected === true ? 'skopeo copies it' : `skopeo refuses: ${expected}`}`,
+      async () => {
+        const ref = `docker://${server!.hostPort}/broken/prepared/fixtures/${fixture.name}:latest`
+        const raw = await skopeo(['inspect', '--raw', '--tls-verify=false', ref])
+        if (fixture.name !== 'manifest-just-over-4mib') {
+          expect(raw.code).toBe(0)
+          expect(sha256(raw.stdout)).toBe(seeded.get(fixture.name)!)
+        }
+        const dest = join(tmp, `copy-${fixture.name}`)
+        const copy = await skopeo(['copy', '--all', '--src-tls-verify=false', ref, `dir:${dest}`])
+        if (expected === true) {
+          expect(copy.stderr).not.toContain('level=fatal')
+          expect(copy.code).toBe(0)
+        } else {
+          expect(copy.code).not.toBe(0)
+          expect(copy.stderr).toContain(expected)
+        }
+      },
+      60_000,
+    )
   }
 
   test('the raw manifest over 4 MiB is served whole to a client without the limit', async () => {
-    const res = await fetch(`${server!.url}/v2/broken/prepared/fixtures/manifest-just-over-4mib/manifests/latest`)
+    const res = await fetch(
+      `${server!.url}/v2/broken/prepared/fixtures/manifest-just-over-4mib/manifests/latest`,
+    )
     const body = new Uint8Array(await res.arrayBuffer())
     expect(body.byteLength).toBeGreaterThan(4 * 1024 * 1024)
     expect(sha256(body)).toBe(seeded.get('manifest-just-over-4mib')!)
@@ -103,8 +111,12 @@ describe('seed fixtures, served offline', () => {
 
   test('the artifact is listed by the referrers API of its subject', async () => {
     const base = `${server!.url}/v2/broken/prepared/fixtures/artifact-with-subject`
-    const artifact = await (await fetch(`${base}/manifests/latest`)).json() as { subject: { digest: string } }
-    const index = await (await fetch(`${base}/referrers/${artifact.subject.digest}`)).json() as { manifests: { digest: string }[] }
+    const artifact = await (await fetch(`${base}/manifests/latest`)).json() as {
+      subject: { digest: string }
+    }
+    const index = await (await fetch(`${base}/referrers/${artifact.subject.digest}`)).json() as {
+      manifests: { digest: string }[]
+    }
     expect(index.manifests.map((m) => m.digest)).toContain(seeded.get('artifact-with-subject')!)
   })
 })

@@ -5,8 +5,16 @@ import { blobOf } from '../unit/_image.ts'
 
 const VECTORS: [string, Uint8Array, string][] = [
   ['sha256', new Uint8Array(0), 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855'],
-  ['sha256', new Uint8Array([0x61]), 'ca978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785afee48bb'],
-  ['sha256', new TextEncoder().encode('abc'), 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad'],
+  [
+    'sha256',
+    new Uint8Array([0x61]),
+    'ca978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785afee48bb',
+  ],
+  [
+    'sha256',
+    new TextEncoder().encode('abc'),
+    'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad',
+  ],
   [
     'sha512',
     new TextEncoder().encode('abc'),

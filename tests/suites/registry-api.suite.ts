@@ -19,13 +19,20 @@ async function errorCode(res: Response) {
 }
 
 /** Declares the API suite; `getSend` is called inside tests, after setup has run. */
-export function describeRegistryApi(label: string, getSend: () => Send, opts: { manifestLimit?: number } = {}) {
+export function describeRegistryApi(
+  label: string,
+  getSend: () => Send,
+  opts: { manifestLimit?: number } = {},
+) {
   const send: Send = (path, init) => getSend()(path, init)
   let counter = 0
   const repo = () => `${REPO}/r${++counter}`
 
   async function pushBlob(name: string, blob: Uint8Array) {
-    const res = await send(`/v2/${name}/blobs/uploads/?digest=${sha256(blob)}`, { method: 'POST', body: blob })
+    const res = await send(`/v2/${name}/blobs/uploads/?digest=${sha256(blob)}`, {
+      method: 'POST',
+      body: blob,
+    })
     expect(res.status).toBe(201)
     return sha256(blob)
   }
@@ -122,7 +129,10 @@ export function describeRegistryApi(label: string, getSend: () => Send, opts: { 
       for (const [start, end] of [[0, 99_999], [100_000, 199_999]]) {
         const res = await send(location, {
           method: 'PATCH',
-          headers: { 'Content-Range': `${start}-${end}`, 'Content-Type': 'application/octet-stream' },
+          headers: {
+            'Content-Range': `${start}-${end}`,
+            'Content-Type': 'application/octet-stream',
+          },
           body: blob.subarray(start, end + 1),
         })
         expect(res.status).toBe(202)
@@ -162,15 +172,27 @@ export function describeRegistryApi(label: string, getSend: () => Send, opts: { 
       const whole = await send(`/v2/${name}/blobs/${digest}`)
       expect(whole.headers.get('Content-Length')).toBe(String(blob.length))
       expect(sha256(new Uint8Array(await whole.arrayBuffer()))).toBe(digest)
-      const tail = await send(`/v2/${name}/blobs/${digest}`, { headers: { Range: 'bytes=5000000-' } })
+      const tail = await send(`/v2/${name}/blobs/${digest}`, {
+        headers: { Range: 'bytes=5000000-' },
+      })
       expect(tail.status).toBe(206)
-      expect(sha256(new Uint8Array(await tail.arrayBuffer()))).toBe(sha256(blob.subarray(5_000_000)))
+      expect(sha256(new Uint8Array(await tail.arrayBuffer()))).toBe(
+        sha256(blob.subarray(5_000_000)),
+      )
     })
     test('a chunk that does not continue the upload is 416 with the current Range', async () => {
       const name = repo()
       const location = await startUpload(name)
-      await send(location, { method: 'PATCH', headers: { 'Content-Range': '0-9' }, body: blobOf(10) })
-      const res = await send(location, { method: 'PATCH', headers: { 'Content-Range': '20-29' }, body: blobOf(10) })
+      await send(location, {
+        method: 'PATCH',
+        headers: { 'Content-Range': '0-9' },
+        body: blobOf(10),
+      })
+      const res = await send(location, {
+        method: 'PATCH',
+        headers: { 'Content-Range': '20-29' },
+        body: blobOf(10),
+      })
       expect(res.status).toBe(416)
       expect(res.headers.get('Range')).toBe('0-9')
     })
@@ -208,11 +230,13 @@ export function describeRegistryApi(label: string, getSend: () => Send, opts: { 
     test('an unknown or foreign upload is BLOB_UPLOAD_UNKNOWN', async () => {
       const location = await startUpload(repo())
       const id = location.split('/').pop()
-      for (const path of [
-        `/v2/${REPO}/blobs/uploads/00000000-0000-0000-0000-000000000000`,
-        `/v2/${REPO}/blobs/uploads/not-a-uuid`,
-        `/v2/${REPO}/other/blobs/uploads/${id}`,
-      ]) {
+      for (
+        const path of [
+          `/v2/${REPO}/blobs/uploads/00000000-0000-0000-0000-000000000000`,
+          `/v2/${REPO}/blobs/uploads/not-a-uuid`,
+          `/v2/${REPO}/other/blobs/uploads/${id}`,
+        ]
+      ) {
         const res = await send(path, { method: 'PATCH', body: blobOf(5) })
         expect(res.status).toBe(404)
         expect(await errorCode(res)).toBe('BLOB_UPLOAD_UNKNOWN')
@@ -229,12 +253,16 @@ export function describeRegistryApi(label: string, getSend: () => Send, opts: { 
       const from = repo()
       const to = repo()
       const digest = await pushBlob(from, blobOf(999, 5))
-      const res = await send(`/v2/${to}/blobs/uploads/?mount=${digest}&from=${from}`, { method: 'POST' })
+      const res = await send(`/v2/${to}/blobs/uploads/?mount=${digest}&from=${from}`, {
+        method: 'POST',
+      })
       expect(res.status).toBe(201)
       expect(res.headers.get('Location')).toBe(`/v2/${to}/blobs/${digest}`)
       expect((await send(`/v2/${to}/blobs/${digest}`, { method: 'HEAD' })).status).toBe(200)
       const missing = sha256(blobOf(5, 99))
-      const fallback = await send(`/v2/${to}/blobs/uploads/?mount=${missing}&from=${from}`, { method: 'POST' })
+      const fallback = await send(`/v2/${to}/blobs/uploads/?mount=${missing}&from=${from}`, {
+        method: 'POST',
+      })
       expect(fallback.status).toBe(202)
       expect(fallback.headers.get('Location')).toContain(`/v2/${to}/blobs/uploads/`)
     })
@@ -256,7 +284,11 @@ export function describeRegistryApi(label: string, getSend: () => Send, opts: { 
       const name = repo()
       const blob = blobOf(1000, 4)
       const digest = await pushBlob(name, blob)
-      const cases: [string, number, number][] = [['bytes=0-9', 0, 9], ['bytes=990-', 990, 999], ['bytes=-5', 995, 999], ['bytes=900-5000', 900, 999]]
+      const cases: [string, number, number][] = [['bytes=0-9', 0, 9], ['bytes=990-', 990, 999], [
+        'bytes=-5',
+        995,
+        999,
+      ], ['bytes=900-5000', 900, 999]]
       for (const [range, start, end] of cases) {
         const res = await send(`/v2/${name}/blobs/${digest}`, { headers: { Range: range } })
         expect(res.status).toBe(206)
@@ -296,7 +328,9 @@ export function describeRegistryApi(label: string, getSend: () => Send, opts: { 
       expect(res.headers.get('Location')).toBe(`/v2/${name}/manifests/${digest}`)
       expect(res.headers.get('Docker-Content-Digest')).toBe(digest)
       for (const ref of ['v1', digest]) {
-        const got = await send(`/v2/${name}/manifests/${ref}`, { headers: { Accept: OCI_MANIFEST } })
+        const got = await send(`/v2/${name}/manifests/${ref}`, {
+          headers: { Accept: OCI_MANIFEST },
+        })
         expect(got.status).toBe(200)
         expect(got.headers.get('Content-Type')).toBe(OCI_MANIFEST)
         expect(got.headers.get('Docker-Content-Digest')).toBe(digest)
@@ -311,17 +345,29 @@ export function describeRegistryApi(label: string, getSend: () => Send, opts: { 
     test('PUT by digest checks the digest', async () => {
       const name = repo()
       const { body, digest } = await pushImage(name, 'v1')
-      const ok = await send(`/v2/${name}/manifests/${digest}`, { method: 'PUT', headers: { 'Content-Type': OCI_MANIFEST }, body })
+      const ok = await send(`/v2/${name}/manifests/${digest}`, {
+        method: 'PUT',
+        headers: { 'Content-Type': OCI_MANIFEST },
+        body,
+      })
       expect(ok.status).toBe(201)
       const wrong = sha256('something else')
-      const bad = await send(`/v2/${name}/manifests/${wrong}`, { method: 'PUT', headers: { 'Content-Type': OCI_MANIFEST }, body })
+      const bad = await send(`/v2/${name}/manifests/${wrong}`, {
+        method: 'PUT',
+        headers: { 'Content-Type': OCI_MANIFEST },
+        body,
+      })
       expect(bad.status).toBe(400)
       expect(await errorCode(bad)).toBe('DIGEST_INVALID')
     })
     test('a manifest whose blobs are missing is MANIFEST_BLOB_UNKNOWN', async () => {
       const name = repo()
       const manifest = imageManifest(bytes('{}'), [blobOf(10)])
-      const res = await send(`/v2/${name}/manifests/v1`, { method: 'PUT', headers: { 'Content-Type': OCI_MANIFEST }, body: manifest.body })
+      const res = await send(`/v2/${name}/manifests/v1`, {
+        method: 'PUT',
+        headers: { 'Content-Type': OCI_MANIFEST },
+        body: manifest.body,
+      })
       expect(res.status).toBe(400)
       expect(await errorCode(res)).toBe('MANIFEST_BLOB_UNKNOWN')
     })
@@ -333,7 +379,11 @@ export function describeRegistryApi(label: string, getSend: () => Send, opts: { 
         ['-bad-tag', OCI_MANIFEST, '{}'],
       ]
       for (const [tag, type, body] of cases) {
-        const res = await send(`/v2/${name}/manifests/${tag}`, { method: 'PUT', headers: { 'Content-Type': type }, body })
+        const res = await send(`/v2/${name}/manifests/${tag}`, {
+          method: 'PUT',
+          headers: { 'Content-Type': type },
+          body,
+        })
         expect(res.status).toBe(400)
         expect(await errorCode(res)).toBe('MANIFEST_INVALID')
       }
@@ -343,9 +393,18 @@ export function describeRegistryApi(label: string, getSend: () => Send, opts: { 
       const index = {
         schemaVersion: 2,
         mediaType: OCI_INDEX,
-        manifests: [{ mediaType: OCI_MANIFEST, digest: sha256('absent'), size: 6, platform: { os: 'linux', architecture: 'arm64' } }],
+        manifests: [{
+          mediaType: OCI_MANIFEST,
+          digest: sha256('absent'),
+          size: 6,
+          platform: { os: 'linux', architecture: 'arm64' },
+        }],
       }
-      const res = await send(`/v2/${name}/manifests/multi`, { method: 'PUT', headers: { 'Content-Type': OCI_INDEX }, body: JSON.stringify(index) })
+      const res = await send(`/v2/${name}/manifests/multi`, {
+        method: 'PUT',
+        headers: { 'Content-Type': OCI_INDEX },
+        body: JSON.stringify(index),
+      })
       expect(res.status).toBe(201)
       const got = await send(`/v2/${name}/manifests/multi`)
       expect(got.headers.get('Content-Type')).toBe(OCI_INDEX)
@@ -373,7 +432,11 @@ export function describeRegistryApi(label: string, getSend: () => Send, opts: { 
     test('DELETE by tag removes the tag; by digest removes the manifest and its tags', async () => {
       const name = repo()
       const { digest, body } = await pushImage(name, 'v1')
-      await send(`/v2/${name}/manifests/v2`, { method: 'PUT', headers: { 'Content-Type': OCI_MANIFEST }, body })
+      await send(`/v2/${name}/manifests/v2`, {
+        method: 'PUT',
+        headers: { 'Content-Type': OCI_MANIFEST },
+        body,
+      })
       expect((await send(`/v2/${name}/manifests/v2`, { method: 'DELETE' })).status).toBe(202)
       expect((await send(`/v2/${name}/manifests/v2`)).status).toBe(404)
       expect((await send(`/v2/${name}/manifests/v1`)).status).toBe(200)
@@ -390,9 +453,16 @@ export function describeRegistryApi(label: string, getSend: () => Send, opts: { 
       const name = repo()
       const { body } = await pushImage(name, 'c')
       for (const tag of ['a', 'b', 'd']) {
-        await send(`/v2/${name}/manifests/${tag}`, { method: 'PUT', headers: { 'Content-Type': OCI_MANIFEST }, body })
+        await send(`/v2/${name}/manifests/${tag}`, {
+          method: 'PUT',
+          headers: { 'Content-Type': OCI_MANIFEST },
+          body,
+        })
       }
-      expect(await (await send(`/v2/${name}/tags/list`)).json()).toEqual({ name, tags: ['a', 'b', 'c', 'd'] })
+      expect(await (await send(`/v2/${name}/tags/list`)).json()).toEqual({
+        name,
+        tags: ['a', 'b', 'c', 'd'],
+      })
       const first = await send(`/v2/${name}/tags/list?n=2`)
       expect(await first.json()).toEqual({ name, tags: ['a', 'b'] })
       expect(first.headers.get('Link')).toBe(`</v2/${name}/tags/list?n=2&last=b>; rel="next"`)
@@ -423,19 +493,40 @@ export function describeRegistryApi(label: string, getSend: () => Send, opts: { 
     test('a manifest with a subject answers OCI-Subject and is listed by referrers', async () => {
       const name = repo()
       const subject = await pushImage(name, 'v1')
-      const descriptor = { mediaType: OCI_MANIFEST, digest: subject.digest, size: subject.body.byteLength }
-      const sig = await pushImage(name, 'sig', 1, { artifactType: 'application/vnd.example.sig', subject: descriptor })
+      const descriptor = {
+        mediaType: OCI_MANIFEST,
+        digest: subject.digest,
+        size: subject.body.byteLength,
+      }
+      const sig = await pushImage(name, 'sig', 1, {
+        artifactType: 'application/vnd.example.sig',
+        subject: descriptor,
+      })
       expect(sig.res.headers.get('OCI-Subject')).toBe(subject.digest)
-      const sbom = await pushImage(name, 'sbom', 1, { artifactType: 'application/vnd.example.sbom', subject: descriptor })
+      const sbom = await pushImage(name, 'sbom', 1, {
+        artifactType: 'application/vnd.example.sbom',
+        subject: descriptor,
+      })
       const all = await send(`/v2/${name}/referrers/${subject.digest}`)
       expect(all.headers.get('Content-Type')).toBe(OCI_INDEX)
       const index = await all.json() as { manifests: { digest: string; artifactType: string }[] }
       expect(index.manifests.map((m) => m.digest).sort()).toEqual([sig.digest, sbom.digest].sort())
-      const filtered = await send(`/v2/${name}/referrers/${subject.digest}?artifactType=application/vnd.example.sbom`)
+      const filtered = await send(
+        `/v2/${name}/referrers/${subject.digest}?artifactType=application/vnd.example.sbom`,
+      )
       expect(filtered.headers.get('OCI-Filters-Applied')).toBe('artifactType')
-      const only = await filtered.json() as { manifests: { digest: string; artifactType: string }[] }
-      expect(only.manifests).toEqual([expect.objectContaining({ digest: sbom.digest, artifactType: 'application/vnd.example.sbom' })])
-      const none = await (await send(`/v2/${name}/referrers/${sha256('none')}`)).json() as { manifests: unknown[] }
+      const only = await filtered.json() as {
+        manifests: { digest: string; artifactType: string }[]
+      }
+      expect(only.manifests).toEqual([
+        expect.objectContaining({
+          digest: sbom.digest,
+          artifactType: 'application/vnd.example.sbom',
+        }),
+      ])
+      const none = await (await send(`/v2/${name}/referrers/${sha256('none')}`)).json() as {
+        manifests: unknown[]
+      }
       expect(none.manifests).toEqual([])
     })
   })

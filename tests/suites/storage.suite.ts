@@ -16,7 +16,9 @@ export function describeStorage(label: string, make: () => Promise<Storage>) {
       expect(await s.statBlob(digest)).toBe(3000)
       expect(await s.getBlob(digest)).toEqual(blob)
       expect(await readAll(s.readBlob(digest))).toEqual(blob)
-      expect(await readAll(s.readBlob(digest, { start: 10, end: 19 }))).toEqual(blob.subarray(10, 20))
+      expect(await readAll(s.readBlob(digest, { start: 10, end: 19 }))).toEqual(
+        blob.subarray(10, 20),
+      )
       await s.deleteBlob(digest)
       expect(await s.statBlob(digest)).toBeUndefined()
       expect(await s.getBlob(digest)).toBeUndefined()

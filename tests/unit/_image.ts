@@ -24,7 +24,11 @@ export function imageManifest(config: Uint8Array, layers: Uint8Array[], extra: o
   const json = {
     schemaVersion: 2,
     mediaType: 'application/vnd.oci.image.manifest.v1+json',
-    config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha256(config), size: config.byteLength },
+    config: {
+      mediaType: 'application/vnd.oci.image.config.v1+json',
+      digest: sha256(config),
+      size: config.byteLength,
+    },
     layers: layers.map((l) => ({
       mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip',
       digest: sha256(l),

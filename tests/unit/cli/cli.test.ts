@@ -91,7 +91,9 @@ describe('runCli()', () => {
     try {
       const deadline = Date.now() + 10_000
       while (out.length === 0 && Date.now() < deadline) await Bun.sleep(10)
-      expect(out[0]).toMatch(/^listening on http:\/\/127\.0\.0\.1:\d+ runtime=bun storage=fs hasher=native$/)
+      expect(out[0]).toMatch(
+        /^listening on http:\/\/127\.0\.0\.1:\d+ runtime=bun storage=fs hasher=native$/,
+      )
       const url = out[0].split(' ')[2]
       const res = await fetch(`${url}/v2/`)
       expect(res.headers.get('Docker-Distribution-API-Version')).toBe('registry/2.0')
@@ -129,7 +131,12 @@ describe('serve configuration', () => {
     resolveConfig(parseOptions(SERVE_OPTIONS, argv, env).values, env)
 
   test("the original tool's environment variables are read", () => {
-    const config = resolve([], { BIND_HOST: '127.0.0.1', BIND_PORT: '5000', BLOB_DIR: '/srv/b', HOME: '/h' })
+    const config = resolve([], {
+      BIND_HOST: '127.0.0.1',
+      BIND_PORT: '5000',
+      BLOB_DIR: '/srv/b',
+      HOME: '/h',
+    })
     expect(config).toMatchObject({ host: '127.0.0.1', port: 5000, dataDir: '/srv/b' })
   })
 
@@ -141,12 +148,18 @@ describe('serve configuration', () => {
     expect(config).toMatchObject({
       catalogDelayMs: 1500,
       catalogFakeRepos: 3,
-      warnings: [{ probability: 0.5, message: 'slow down' }, { probability: 1, message: 'deprecated' }],
+      warnings: [{ probability: 0.5, message: 'slow down' }, {
+        probability: 1,
+        message: 'deprecated',
+      }],
     })
   })
 
   test('flags win over the environment', () => {
-    const config = resolve(['--port', '6000', '--data-dir', '/x'], { BIND_PORT: '5000', BLOB_DIR: '/y' })
+    const config = resolve(['--port', '6000', '--data-dir', '/x'], {
+      BIND_PORT: '5000',
+      BLOB_DIR: '/y',
+    })
     expect(config).toMatchObject({ port: 6000, dataDir: '/x' })
   })
 

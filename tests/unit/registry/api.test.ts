@@ -29,7 +29,10 @@ describe('fs storage', () => {
     try {
       const first = await makeApp('fs', dir)
       const blob = blobOf(2048)
-      await first.request(`/v2/broken/prepared/keep/blobs/uploads/?digest=${sha256(blob)}`, { method: 'POST', body: blob })
+      await first.request(`/v2/broken/prepared/keep/blobs/uploads/?digest=${sha256(blob)}`, {
+        method: 'POST',
+        body: blob,
+      })
       const second = await makeApp('fs', dir)
       const res = await second.request(`/v2/broken/prepared/keep/blobs/${sha256(blob)}`)
       expect(res.status).toBe(200)

@@ -13,20 +13,35 @@ import { tempDir } from '../_app.ts'
 
 const HOUR = 3_600_000
 const LATER = Date.now() + 25 * HOUR
-const OPTIONS: GcOptions = { untagged: false, uploadTtlMs: 24 * HOUR, graceMs: HOUR, dryRun: false, now: LATER }
+const OPTIONS: GcOptions = {
+  untagged: false,
+  uploadTtlMs: 24 * HOUR,
+  graceMs: HOUR,
+  dryRun: false,
+  now: LATER,
+}
 
 /** A store with every kind of thing gc must tell apart; returns their digests. */
 async function buildStore(dir: string) {
   const storage = await createFsStorage(dir)
   const deps = { storage, hasher: nativeHasher, manifestLimit: 4 << 20, validate: true }
   const stream = (b: Uint8Array) => new Blob([b]).stream()
-  async function image(name: string, seed: number, tag: string | undefined, origin: 'push' | 'proxy') {
+  async function image(
+    name: string,
+    seed: number,
+    tag: string | undefined,
+    origin: 'push' | 'proxy',
+  ) {
     const config = bytes(`{"seed":${seed}}`)
     const layer = blobOf(1000, seed)
     await storeBlobStream(deps, name, stream(config))
     await storeBlobStream(deps, name, stream(layer))
     const m = imageManifest(config, [layer])
-    await storeManifest(deps, name, m.digest, m.body, { mediaType: m.json.mediaType, size: m.body.byteLength, origin }, tag)
+    await storeManifest(deps, name, m.digest, m.body, {
+      mediaType: m.json.mediaType,
+      size: m.body.byteLength,
+      origin,
+    }, tag)
     return { manifest: m.digest, config: m.json.config.digest, layer: m.json.layers[0].digest }
   }
   const kept = await image('broken/prepared/app', 1, 'v1', 'push')
@@ -37,8 +52,16 @@ async function buildStore(dir: string) {
   const upload = await storage.createUpload('broken/prepared/app')
   // The fresh blob was written "just now" from the collection's point of view.
   const future = new Date(LATER)
-  await utimes(join(dir, 'blobs', 'sha256', fresh.digest.slice(7, 9), fresh.digest.slice(7)), future, future)
-  await utimes(join(dir, 'repositories', 'broken/prepared/app', '_layers', 'sha256', fresh.digest.slice(7)), future, future)
+  await utimes(
+    join(dir, 'blobs', 'sha256', fresh.digest.slice(7, 9), fresh.digest.slice(7)),
+    future,
+    future,
+  )
+  await utimes(
+    join(dir, 'repositories', 'broken/prepared/app', '_layers', 'sha256', fresh.digest.slice(7)),
+    future,
+    future,
+  )
   return { storage, kept, untagged, proxied, loose: loose.digest, fresh: fresh.digest, upload }
 }
 
@@ -58,10 +81,18 @@ describe('collectGarbage()', () => {
   test('--dry-run lists exactly the unreferenced, expired and stale, and changes nothing', async () => {
     const { storage, proxied, loose, upload } = store
     const before = (await storage.listBlobs()).map((b) => b.digest).sort()
-    const { actions, bytesFreed } = await collectGarbage(storage, { ...OPTIONS, dryRun: true, maxAgeMs: 24 * HOUR })
-    expect(blobTargets(actions)).toEqual([loose, proxied.manifest, proxied.config, proxied.layer].sort())
+    const { actions, bytesFreed } = await collectGarbage(storage, {
+      ...OPTIONS,
+      dryRun: true,
+      maxAgeMs: 24 * HOUR,
+    })
+    expect(blobTargets(actions)).toEqual(
+      [loose, proxied.manifest, proxied.config, proxied.layer].sort(),
+    )
     expect(actions.filter((a) => a.kind === 'upload').map((a) => a.target)).toEqual([upload])
-    expect(actions.filter((a) => a.kind === 'manifest').map((a) => a.target)).toEqual([proxied.manifest])
+    expect(actions.filter((a) => a.kind === 'manifest').map((a) => a.target)).toEqual([
+      proxied.manifest,
+    ])
     expect(bytesFreed).toBeGreaterThan(1500)
     expect((await storage.listBlobs()).map((b) => b.digest).sort()).toEqual(before)
     expect(await storage.statUpload(upload)).toBeDefined()
@@ -72,22 +103,30 @@ describe('collectGarbage()', () => {
     const plain = await collectGarbage(storage, { ...OPTIONS, dryRun: true })
     expect(blobTargets(plain.actions)).toEqual([loose])
     const strict = await collectGarbage(storage, { ...OPTIONS, dryRun: true, untagged: true })
-    expect(blobTargets(strict.actions)).toEqual([loose, untagged.manifest, untagged.config, untagged.layer].sort())
+    expect(blobTargets(strict.actions)).toEqual(
+      [loose, untagged.manifest, untagged.config, untagged.layer].sort(),
+    )
   })
 
   test('--max-size expires the least recently pulled cached images until the store fits', async () => {
     const { storage, proxied } = store
     const { actions } = await collectGarbage(storage, { ...OPTIONS, dryRun: true, maxSize: 1 })
     // Pushed images never expire: only the proxied one goes, however small the limit.
-    expect(actions.filter((a) => a.kind === 'manifest').map((a) => a.target)).toEqual([proxied.manifest])
+    expect(actions.filter((a) => a.kind === 'manifest').map((a) => a.target)).toEqual([
+      proxied.manifest,
+    ])
   })
 
   test('the real run removes that set, and what stays is whole', async () => {
     const { storage, kept, untagged, proxied, loose, fresh, upload } = store
     const { actions } = await collectGarbage(storage, { ...OPTIONS, maxAgeMs: 24 * HOUR })
-    expect(blobTargets(actions)).toEqual([loose, proxied.manifest, proxied.config, proxied.layer].sort())
+    expect(blobTargets(actions)).toEqual(
+      [loose, proxied.manifest, proxied.config, proxied.layer].sort(),
+    )
     const left = new Set((await storage.listBlobs()).map((b) => b.digest))
-    for (const d of [kept.manifest, kept.config, kept.layer, untagged.manifest, untagged.layer, fresh]) {
+    for (
+      const d of [kept.manifest, kept.config, kept.layer, untagged.manifest, untagged.layer, fresh]
+    ) {
       expect(left.has(d)).toBe(true)
     }
     for (const d of [loose, proxied.layer]) expect(left.has(d)).toBe(false)
@@ -104,7 +143,11 @@ test('gc keeps a blob a push touched after the collection listed it', async () =
   try {
     const storage: Storage = await createFsStorage(dir)
     const deps = { storage, hasher: nativeHasher, manifestLimit: 4 << 20, validate: true }
-    const { digest } = await storeBlobStream(deps, 'broken/prepared/x', new Blob([blobOf(100)]).stream())
+    const { digest } = await storeBlobStream(
+      deps,
+      'broken/prepared/x',
+      new Blob([blobOf(100)]).stream(),
+    )
     const racing: Storage = {
       ...storage,
       // The push happens between the listing and the sweep.

@@ -4,7 +4,12 @@ import { describe, expect, test } from 'bun:test'
 import { makeApp } from '../_app.ts'
 
 const ROWS: [string, number, string, string][] = [
-  ['broken/error:400', 400, 'MANIFEST_INVALID', 'Eww! That request looks bad, very bad... just awful.'],
+  [
+    'broken/error:400',
+    400,
+    'MANIFEST_INVALID',
+    'Eww! That request looks bad, very bad... just awful.',
+  ],
   ['broken/error:403', 403, 'FORBIDDEN', 'Fakereg: Access to this resource is forbidden'],
   ['broken/error:404', 404, 'MANIFEST_UNKNOWN', 'Looking for something?'],
   ['broken/error:405', 405, 'UNAUTHORIZED', 'Method not allowed'],
@@ -13,12 +18,32 @@ const ROWS: [string, number, string, string][] = [
   ['broken/error:teapot', 501, 'NOT_IMPLEMENTED', 'Huh?'],
   ['broken/timeout:dur-10ms', 408, 'TIMEOUT', 'Timeout duration has elapsed!'],
   ['broken/timeout:latest', 400, 'MANIFEST_INVALID', 'Tag missing duration'],
-  ['broken/timeout:dur-5x', 400, 'MANIFEST_INVALID', 'error parsing duration: time: unknown unit "x" in duration "5x"'],
-  ['broken/timeout:dur-abc', 400, 'MANIFEST_INVALID', 'error parsing duration: time: invalid duration "abc"'],
-  ['broken/timeout:dur-5', 400, 'MANIFEST_INVALID', 'error parsing duration: time: missing unit in duration "5"'],
+  [
+    'broken/timeout:dur-5x',
+    400,
+    'MANIFEST_INVALID',
+    'error parsing duration: time: unknown unit "x" in duration "5x"',
+  ],
+  [
+    'broken/timeout:dur-abc',
+    400,
+    'MANIFEST_INVALID',
+    'error parsing duration: time: invalid duration "abc"',
+  ],
+  [
+    'broken/timeout:dur-5',
+    400,
+    'MANIFEST_INVALID',
+    'error parsing duration: time: missing unit in duration "5"',
+  ],
   ['broken/random:size-1024', 400, 'BAD_REQUEST', 'tag missing num layers'],
   ['broken/random:layers-3', 400, 'BAD_REQUEST', 'tag missing layer size'],
-  ['broken/prepared:never-pushed', 404, 'MANIFEST_UNKNOWN', 'Manifest never-pushed is not in repository broken/prepared'],
+  [
+    'broken/prepared:never-pushed',
+    404,
+    'MANIFEST_UNKNOWN',
+    'Manifest never-pushed is not in repository broken/prepared',
+  ],
 ]
 
 describe('compatibility with the original tool', () => {
@@ -38,15 +63,21 @@ describe('compatibility with the original tool', () => {
 
   test('broken/random serves a manifest whose digest is stable, by tag and by digest', async () => {
     const app = await makeApp('memory', '')
-    const first = await app.request('/v2/broken/random/manifests/layers-3_size-1024', { method: 'HEAD' })
+    const first = await app.request('/v2/broken/random/manifests/layers-3_size-1024', {
+      method: 'HEAD',
+    })
     expect(first.status).toBe(200)
     const digest = first.headers.get('Docker-Content-Digest')!
     expect(digest).toMatch(/^sha256:[a-f0-9]{64}$/)
     const byDigest = await app.request(`/v2/broken/random/manifests/${digest}`)
     expect(byDigest.status).toBe(200)
-    expect(byDigest.headers.get('Content-Type')).toBe('application/vnd.docker.distribution.manifest.v2+json')
+    expect(byDigest.headers.get('Content-Type')).toBe(
+      'application/vnd.docker.distribution.manifest.v2+json',
+    )
     const fresh = await makeApp('memory', '')
-    const again = await fresh.request('/v2/broken/random/manifests/layers-3_size-1024', { method: 'HEAD' })
+    const again = await fresh.request('/v2/broken/random/manifests/layers-3_size-1024', {
+      method: 'HEAD',
+    })
     expect(again.headers.get('Docker-Content-Digest')).toBe(digest)
   })
 })

@@ -27,7 +27,13 @@ async function errorOf(res: Response) {
 
 describe('parseTagParams()', () => {
   test('splits key-value pairs at the longest known key', () => {
-    const t = parseTagParams('layers-3_size-10m_retry-after-2s_on-layer', ['layers', 'size', 'retry-after', 'on-layer', 'on'])
+    const t = parseTagParams('layers-3_size-10m_retry-after-2s_on-layer', [
+      'layers',
+      'size',
+      'retry-after',
+      'on-layer',
+      'on',
+    ])
     expect(t.integer('layers')).toBe(3)
     expect(t.size('size')).toBe(10 * 1024 * 1024)
     expect(t.duration('retry-after')).toBe(2000)
@@ -89,7 +95,9 @@ describe('broken/timeout', () => {
   test('a client that gives up leaves no pending delay behind', async () => {
     const app = await makeApp('memory', '')
     const controller = new AbortController()
-    const pending = app.request('/v2/broken/timeout/manifests/dur-1h', { signal: controller.signal })
+    const pending = app.request('/v2/broken/timeout/manifests/dur-1h', {
+      signal: controller.signal,
+    })
     await Bun.sleep(50)
     const during = await (await app.request('/metrics')).text()
     expect(during).toContain('broken_reg_pending_delays 1')
@@ -105,7 +113,9 @@ describe('catalog settings of the original', () => {
   test('V2_CATALOG_NUM_REPOS fabricates /repo/path0 … /repo/last', async () => {
     const app = appWith({ catalogFakeRepos: 3 })
     const res = await app.request('/v2/_catalog')
-    expect(await res.json()).toEqual({ repositories: ['/repo/path0', '/repo/path1', '/repo/path2', '/repo/last'] })
+    expect(await res.json()).toEqual({
+      repositories: ['/repo/path0', '/repo/path1', '/repo/path2', '/repo/last'],
+    })
   })
   test('V2_CATALOG_DELAY stalls the catalog', async () => {
     const app = appWith({ catalogDelayMs: 150 })
