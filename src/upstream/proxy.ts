@@ -88,6 +88,15 @@ export function createProxy(deps: RegistryDeps, options: ProxyOptions) {
     return { digest }
   }
 
+  /** The digest the upstream's HEAD names for a tag, if it answers with one. */
+  async function upstreamDigest(c: Context, ref: UpstreamRef, reference: string) {
+    const accept = c.req.header('Accept') || DEFAULT_ACCEPT
+    const init = { method: 'HEAD', headers: { Accept: accept } }
+    const res = await client.request(ref, `manifests/${reference}`, init)
+    await res.body?.cancel()
+    return res.ok ? res.headers.get(HEADER.contentDigest) : undefined
+  }
+
   async function serveManifest(c: Context, ref: UpstreamRef, digest: string, stale?: string) {
     touch(ref.cacheName, digest)
     const res = await getManifest(c, deps, ref.cacheName, digest)
@@ -111,6 +120,12 @@ export function createProxy(deps: RegistryDeps, options: ProxyOptions) {
       return serveManifest(c, ref, cached)
     }
     try {
+      // A HEAD revalidates a cached tag without downloading it (nor counting as a pull on hubs
+      // with pull limits); only a changed or missing digest needs the GET.
+      if (cached && await upstreamDigest(c, ref, reference) === cached) {
+        checkedAt.set(key, now())
+        return serveManifest(c, ref, cached)
+      }
       const fetched = await fetchManifest(c, ref, reference)
       if (fetched.error && !(cached && fetched.error.status >= 500)) return fetched.error
       if (fetched.digest) {

@@ -504,6 +504,32 @@ describeIf(NEEDS.skopeo, NEEDS.dockerRegistry)('stale tags after --cache-ttl', (
   }, 300_000)
 })
 
+describeIf(NEEDS.skopeo, NEEDS.dockerRegistry)('revalidation after --cache-ttl', () => {
+  test('a tag past its TTL is checked with a HEAD; an unchanged digest needs no GET', async () => {
+    const upstream = await startUpstreamRegistry()
+    await pushImage(upstream.hostPort)
+    const seen: string[] = []
+    const fake = await serveFake((req) => {
+      const path = new URL(req.url).pathname
+      if (path.includes('/manifests/')) seen.push(`${req.method} ${path}`)
+      return forward(req, upstream.url)
+    })
+    const { server } = await startProxy(fake.hostPort, { cacheTtl: '1s' })
+    const getTag = async () => {
+      const res = await fetch(`${server.url}/v2/${REPO}/manifests/${TAG}`, {
+        headers: { Accept: INDEX_TYPE },
+      })
+      return { status: res.status, digest: sha256(new Uint8Array(await res.arrayBuffer())) }
+    }
+    expect(await getTag()).toEqual({ status: 200, digest: built.digest })
+    expect(seen).toEqual([`GET /v2/${REPO}/manifests/${TAG}`])
+    // The TTL itself is under test: real time has to pass.
+    await Bun.sleep(1100)
+    expect(await getTag()).toEqual({ status: 200, digest: built.digest })
+    expect(seen).toEqual([`GET /v2/${REPO}/manifests/${TAG}`, `HEAD /v2/${REPO}/manifests/${TAG}`])
+  }, 300_000)
+})
+
 describeIf(NEEDS.dockerRegistry)('one shared download of a 64 MiB blob', () => {
   const REPO_BIG = 'team/big'
   // A 64 MiB blob takes about 2 s upstream, so a second client surely comes while it runs.
