@@ -3,7 +3,7 @@
 // valid except for its one oddity.
 import { Buffer } from 'node:buffer'
 import { createHash } from 'node:crypto'
-import { MEDIA_TYPE } from '../registry/constants.ts'
+import { IMAGE_TYPES, MEDIA_TYPE } from '../registry/constants.ts'
 import { type Compression, createFramer, tarHeader, tarLength } from './_archive.ts'
 import type { Platform } from './random.ts'
 import type { BundleBlob, BundleManifest, ImageBundle } from './types.ts'
@@ -19,27 +19,9 @@ export interface Fixture {
 
 type Format = 'docker' | 'oci'
 
-// Config and layer types are missing from registry/constants.ts (random.ts has its own copy).
-const TYPES = {
-  docker: {
-    manifest: MEDIA_TYPE.dockerManifest,
-    index: MEDIA_TYPE.dockerManifestList,
-    config: 'application/vnd.docker.container.image.v1+json',
-    gzip: 'application/vnd.docker.image.rootfs.diff.tar.gzip',
-    none: 'application/vnd.docker.image.rootfs.diff.tar',
-    zstd: 'application/vnd.oci.image.layer.v1.tar+zstd',
-  },
-  oci: {
-    manifest: MEDIA_TYPE.ociManifest,
-    index: MEDIA_TYPE.ociIndex,
-    config: 'application/vnd.oci.image.config.v1+json',
-    gzip: 'application/vnd.oci.image.layer.v1.tar+gzip',
-    none: 'application/vnd.oci.image.layer.v1.tar',
-    zstd: 'application/vnd.oci.image.layer.v1.tar+zstd',
-  },
-} as const
+const TYPES = IMAGE_TYPES
 
-const FOREIGN_LAYER = 'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip'
+const FOREIGN_LAYER = IMAGE_TYPES.docker.foreign
 const FOREIGN_URL = 'https://example.invalid/layer.tar.gz'
 const EPOCH = '1970-01-01T00:00:00Z'
 const MIB = 1024 * 1024

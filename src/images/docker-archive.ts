@@ -4,18 +4,12 @@
 import { createHash } from 'node:crypto'
 import { open } from 'node:fs/promises'
 import { posix } from 'node:path'
-import { MEDIA_TYPE } from '../registry/constants.ts'
+import { IMAGE_TYPES, MEDIA_TYPE } from '../registry/constants.ts'
 import { fileStream } from '../util/streams.ts'
 import type { BundleBlob, ImageBundle } from './types.ts'
 
-// Config and layer types are missing from registry/constants.ts (random.ts has its own copy).
-const CONFIG_TYPE = 'application/vnd.docker.container.image.v1+json'
-const LAYER_TYPES = {
-  none: 'application/vnd.docker.image.rootfs.diff.tar',
-  gzip: 'application/vnd.docker.image.rootfs.diff.tar.gzip',
-  // Docker's schema has no zstd layer type; Docker 25+ archives may still hold one.
-  zstd: 'application/vnd.oci.image.layer.v1.tar+zstd',
-} as const
+const CONFIG_TYPE = IMAGE_TYPES.docker.config
+const LAYER_TYPES = IMAGE_TYPES.docker
 const BLOCK = 512
 // For the JSON entries read into memory (manifest.json, configs) and pax/GNU name records.
 const SMALL_ENTRY_LIMIT = 64 * 1024 * 1024

@@ -3,7 +3,7 @@
 // stream with bounded memory whatever their size.
 import { createCipheriv } from 'node:crypto'
 import type { Hasher } from '../crypto/types.ts'
-import { MEDIA_TYPE } from '../registry/constants.ts'
+import { IMAGE_TYPES } from '../registry/constants.ts'
 import { type Compression, createFramer, tarHeader, tarLength } from './_archive.ts'
 
 /** What to generate; the caller's salt (e.g. the whole tag) makes every layer distinct. */
@@ -65,26 +65,7 @@ export const PLATFORMS: readonly Platform[] = [
   { os: 'linux', architecture: 'loong64' },
 ]
 
-// Config and layer types are missing from registry/constants.ts; they belong there.
-const TYPES = {
-  docker: {
-    manifest: MEDIA_TYPE.dockerManifest,
-    index: MEDIA_TYPE.dockerManifestList,
-    config: 'application/vnd.docker.container.image.v1+json',
-    gzip: 'application/vnd.docker.image.rootfs.diff.tar.gzip',
-    none: 'application/vnd.docker.image.rootfs.diff.tar',
-    // Docker's schema defines no zstd layer type, so the OCI one stands in.
-    zstd: 'application/vnd.oci.image.layer.v1.tar+zstd',
-  },
-  oci: {
-    manifest: MEDIA_TYPE.ociManifest,
-    index: MEDIA_TYPE.ociIndex,
-    config: 'application/vnd.oci.image.config.v1+json',
-    gzip: 'application/vnd.oci.image.layer.v1.tar+gzip',
-    none: 'application/vnd.oci.image.layer.v1.tar',
-    zstd: 'application/vnd.oci.image.layer.v1.tar+zstd',
-  },
-} as const
+const TYPES = IMAGE_TYPES
 
 const EPOCH = '1970-01-01T00:00:00Z'
 

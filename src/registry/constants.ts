@@ -23,6 +23,28 @@ export const MEDIA_TYPE = {
   json: 'application/json',
 } as const
 
+/** The media types of each image format, by role and layer compression. */
+export const IMAGE_TYPES = {
+  docker: {
+    manifest: MEDIA_TYPE.dockerManifest,
+    index: MEDIA_TYPE.dockerManifestList,
+    config: 'application/vnd.docker.container.image.v1+json',
+    gzip: 'application/vnd.docker.image.rootfs.diff.tar.gzip',
+    none: 'application/vnd.docker.image.rootfs.diff.tar',
+    // Docker's schema defines no zstd layer type, so the OCI one stands in (Docker 25+ does so).
+    zstd: 'application/vnd.oci.image.layer.v1.tar+zstd',
+    foreign: 'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip',
+  },
+  oci: {
+    manifest: MEDIA_TYPE.ociManifest,
+    index: MEDIA_TYPE.ociIndex,
+    config: 'application/vnd.oci.image.config.v1+json',
+    gzip: 'application/vnd.oci.image.layer.v1.tar+gzip',
+    none: 'application/vnd.oci.image.layer.v1.tar',
+    zstd: 'application/vnd.oci.image.layer.v1.tar+zstd',
+  },
+} as const
+
 /** Manifests whose config and layers must exist before the manifest is accepted. */
 export const IMAGE_MANIFEST_TYPES: ReadonlySet<string> = new Set([
   MEDIA_TYPE.ociManifest,
