@@ -8,17 +8,31 @@ const untilSignal = () =>
     process.once('SIGTERM', () => resolve())
   })
 
+// Log lines are gathered and written once per turn of the event loop: at thousands of requests
+// a second, one write per line would cost more than answering them.
+let logged = ''
+const flushLog = () => {
+  if (logged) process.stderr.write(logged)
+  logged = ''
+}
+const log = (line: string) => {
+  if (!logged) setImmediate(flushLog)
+  logged += `${line}\n`
+  if (logged.length > 1 << 16) flushLog()
+}
+
+let code = 1
 try {
-  const code = await runCli(process.argv.slice(2), {
+  code = await runCli(process.argv.slice(2), {
     stdout: (line) => void process.stdout.write(`${line}\n`),
-    stderr: (line) => void process.stderr.write(`${line}\n`),
+    stderr: log,
     write: (text) => void process.stdout.write(text),
     stdoutIsTty: Boolean(process.stdout.isTTY),
     env: process.env,
     untilSignal,
   })
-  process.exit(code)
 } catch (err) {
-  process.stderr.write(`broken-reg: ${(err as Error).stack ?? err}\n`)
-  process.exit(1)
+  log(`broken-reg: ${(err as Error).stack ?? err}`)
 }
+flushLog()
+process.exit(code)
