@@ -186,6 +186,22 @@ export interface PullResult {
  * and a curl process per stream spawned from Bun is much slower. Time is the slowest transfer's
  * own time_total, so the process start-up is not counted.
  */
+/** Time to the first byte and to the last of one GET of `url` (curl's own timings). */
+export async function timeFirstByte(scope: Scope, url: string, size: number) {
+  const format = '%{http_code} %{size_download} %{time_starttransfer} %{time_total}'
+  const cmd = ['curl', '--silent', '--show-error', '--max-time', '300', '--output', '/dev/null']
+  const { code, stdout, stderr } = await runCommand(
+    scope,
+    [...cmd, '--write-out', format, url],
+    310_000,
+  )
+  const [status, bytes, first, total] = stdout.trim().split(' ').map(Number)
+  if (code !== 0 || status !== 200 || bytes !== size) {
+    throw new Error(`curl ${url} failed (exit ${code}): ${stdout.trim()} ${stderr.trim()}`)
+  }
+  return { firstByteMs: first * 1000, seconds: total }
+}
+
 export async function pullBlob(
   scope: Scope,
   url: string,

@@ -36,6 +36,14 @@ function metrics(streams: number): Metric[] {
     ...manifest('GET'),
     ...manifest('HEAD'),
     { key: 'startup', label: 'start-up', unit: 'ms', target: { max: 50 } },
+    {
+      key: 'proxy-first-byte',
+      label: 'proxied blob, first byte',
+      unit: 'ms',
+      target: { max: 1000 },
+    },
+    { key: 'proxy-uncached', label: 'proxied blob, uncached', unit: 'MiB/s' },
+    { key: 'proxy-cached', label: 'proxied blob, cached', unit: 'MiB/s' },
   ]
 }
 

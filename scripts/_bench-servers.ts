@@ -87,8 +87,15 @@ export interface Server {
 const READY_TIMEOUT_MS = 20_000
 
 /** Starts the registry `target` on a loopback port with its data under `dataDir`. */
-export function startServer(scope: Scope, target: Target, dataDir: string): Promise<Server> {
-  return target === 'peer' ? startPeer(scope, dataDir) : startBrokenReg(scope, target, dataDir)
+export function startServer(
+  scope: Scope,
+  target: Target,
+  dataDir: string,
+  extraArgs: string[] = [],
+): Promise<Server> {
+  return target === 'peer'
+    ? startPeer(scope, dataDir)
+    : startBrokenReg(scope, target, dataDir, extraArgs)
 }
 
 /** Whether docker-registry (CNCF distribution, the peer) is on the PATH. */
@@ -111,8 +118,13 @@ function brokenRegCommand(target: Exclude<Target, 'peer'>): string[] {
 }
 
 // broken-reg picks its own port (--port 0) and announces it on the first stdout line.
-async function startBrokenReg(scope: Scope, target: Exclude<Target, 'peer'>, dataDir: string) {
-  const args = ['serve', '--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir]
+async function startBrokenReg(
+  scope: Scope,
+  target: Exclude<Target, 'peer'>,
+  dataDir: string,
+  extraArgs: string[],
+) {
+  const args = ['serve', '--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir, ...extraArgs]
   const cmd = [...brokenRegCommand(target), ...args]
   const t0 = performance.now()
   const proc = scope.spawn(cmd, { stdout: 'pipe' })

@@ -13,6 +13,7 @@ import {
   pushMonolithic,
   pushSmallImage,
   type SyntheticBlob,
+  timeFirstByte,
 } from './_bench-client.ts'
 import { type Figures, fmt, median, printRaw, printReport } from './_bench-report.ts'
 import {
@@ -28,7 +29,7 @@ import {
   truncateFilesOver,
 } from './_bench-servers.ts'
 
-const SECTIONS = ['push', 'rss', 'pull', 'manifest', 'startup'] as const
+const SECTIONS = ['push', 'rss', 'pull', 'manifest', 'startup', 'proxy'] as const
 type Section = (typeof SECTIONS)[number]
 const REPO = 'broken/prepared/bench'
 
@@ -40,6 +41,7 @@ const USAGE = `Usage: bun scripts/bench.ts [options]
   --size-mib N      blob size of the push benchmarks (default 1024)
   --chunk-mib N     PATCH size of the chunked push (default 16)
   --pull-mib N      blob size of the pull benchmarks (default 256)
+  --proxy-mib N     blob size of the proxy benchmark, served by the peer (default 512)
   --streams N       concurrent streams of the parallel pull, 2 or more (default 8)
   --duration S      seconds of load per manifest benchmark (default 10)
   --connections N   connections of the manifest benchmarks (default 64)
@@ -53,6 +55,7 @@ interface Options {
   sizeMiB: number
   chunkMiB: number
   pullMiB: number
+  proxyMiB: number
   streams: number
   duration: number
   connections: number
@@ -69,6 +72,7 @@ function parseOptions(argv: string[]): Options | undefined {
       'size-mib': { type: 'string', default: '1024' },
       'chunk-mib': { type: 'string', default: '16' },
       'pull-mib': { type: 'string', default: '256' },
+      'proxy-mib': { type: 'string', default: '512' },
       streams: { type: 'string', default: '8' },
       duration: { type: 'string', default: '10' },
       connections: { type: 'string', default: '64' },
@@ -99,6 +103,7 @@ function parseOptions(argv: string[]): Options | undefined {
     sizeMiB: count('size-mib'),
     chunkMiB: count('chunk-mib'),
     pullMiB: count('pull-mib'),
+    proxyMiB: count('proxy-mib'),
     streams: count('streams', 2),
     duration: count('duration'),
     connections: count('connections'),
@@ -112,6 +117,7 @@ interface Blobs {
   mono: SyntheticBlob
   chunked: SyntheticBlob
   pull: SyntheticBlob
+  proxied: SyntheticBlob
 }
 
 /** A registry under test, running for the whole bench: ours first, then the peer. */
@@ -230,6 +236,43 @@ async function benchStartup({ scope, opts, registries }: Run) {
   }
 }
 
+// Through the proxy: the peer holds a blob (512 MiB by default) and a second broken-reg pulls it
+// through; first-byte latency and MiB/s uncached, then cached (to compare with pull-1).
+async function benchProxy({ scope, opts, blobs: { proxied }, registries }: Run) {
+  const [ours, peer] = registries
+  if (!peer) return console.log('proxy skipped: it needs the peer as its upstream')
+  // Names under broken/ are never proxied: the blob lives in an ordinary repository upstream.
+  const repo = 'bench/proxied'
+  await pushMonolithic(peer.server.url, repo, proxied)
+  const upstream = new URL(peer.server.url).host
+  const proxy = await startServer(scope, opts.target, await scope.tempDir('bench-proxy-'), [
+    '--upstream',
+    upstream,
+  ])
+  const url = `${proxy.url}/v2/${repo}/blobs/${proxied.digest}`
+  const first = await timeFirstByte(scope, url, proxied.size)
+  const uncached = proxied.size / MiB / first.seconds
+  record(
+    ours,
+    'proxy-first-byte',
+    first.firstByteMs,
+    `first byte after ${fmt(first.firstByteMs)} ms`,
+  )
+  record(
+    ours,
+    'proxy-uncached',
+    uncached,
+    `${fmt(proxied.size / MiB)} MiB at ${fmt(uncached)} MiB/s`,
+  )
+  const rates: number[] = []
+  for (let round = 0; round < opts.rounds; round++) {
+    const { bytes, seconds } = await pullBlob(scope, url, proxied.size, 1)
+    rates.push(bytes / MiB / seconds)
+  }
+  record(ours, 'proxy-cached', median(rates), `cached, MiB/s per round: ${roundsText(rates)}`)
+  await proxy.stop()
+}
+
 function createBlobs(opts: Options): Blobs {
   const t0 = performance.now()
   const pushSize = opts.only.has('push') || opts.only.has('rss') ? opts.sizeMiB * MiB : 0
@@ -237,6 +280,7 @@ function createBlobs(opts: Options): Blobs {
     mono: createSyntheticBlob(pushSize, 1),
     chunked: createSyntheticBlob(pushSize, 2),
     pull: createSyntheticBlob(opts.only.has('pull') ? opts.pullMiB * MiB : 0, 3),
+    proxied: createSyntheticBlob(opts.only.has('proxy') ? opts.proxyMiB * MiB : 0, 4),
   }
   console.log(`hashed the synthetic blobs in ${fmt((performance.now() - t0) / 1000)} s`)
   return blobs
@@ -252,6 +296,7 @@ async function main(scope: Scope, opts: Options) {
   if (opts.only.has('push') || opts.only.has('rss')) await benchPushes(run)
   if (opts.only.has('pull')) await benchPulls(run)
   if (opts.only.has('manifest')) await benchManifests(run)
+  if (opts.only.has('proxy')) await benchProxy(run)
   for (const r of registries) await r.server.stop() // idle, yet no company for the start-ups
   if (opts.only.has('startup')) await benchStartup(run)
   const [ours, peer] = registries
