@@ -55,8 +55,11 @@ export async function serveNodeHttp(options: ServeOptions): Promise<Server> {
     close: () =>
       new Promise<void>((resolve) => {
         const force = setTimeout(() => http.closeAllConnections?.(), DRAIN_MS)
+        // Connections go idle as their last answers finish; keep-alive must not hold them open.
+        const sweep = setInterval(() => http.closeIdleConnections?.(), 50)
         server.close(() => {
           clearTimeout(force)
+          clearInterval(sweep)
           resolve()
         })
         http.closeIdleConnections?.()

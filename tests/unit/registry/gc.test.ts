@@ -164,3 +164,32 @@ test('gc keeps a blob a push touched after the collection listed it', async () =
     await remove()
   }
 })
+
+test('gc --untagged keeps the referrers of a kept manifest and drops those of a removed one', async () => {
+  const { dir, remove } = await tempDir()
+  try {
+    const storage = await createFsStorage(dir)
+    const deps = { storage, hasher: nativeHasher, manifestLimit: 4 << 20, validate: true }
+    const name = 'broken/prepared/signed'
+    const stream = (b: Uint8Array) => new Blob([b]).stream()
+    const store = async (seed: number, tag?: string, subject?: string) => {
+      const config = bytes(`{"n":${seed}}`)
+      await storeBlobStream(deps, name, stream(config))
+      const extra = subject ? { subject: { mediaType: 'x', digest: subject, size: 1 } } : {}
+      const m = imageManifest(config, [], extra)
+      const record = { mediaType: m.json.mediaType, size: m.body.byteLength, subject }
+      await storeManifest(deps, name, m.digest, m.body, record, tag)
+      return m.digest
+    }
+    const kept = await store(1, 'v1')
+    const signature = await store(2, undefined, kept)
+    const orphan = await store(3)
+    const orphanSignature = await store(4, undefined, orphan)
+    const { actions } = await collectGarbage(storage, { ...OPTIONS, untagged: true })
+    const removed = actions.filter((a) => a.kind === 'manifest').map((a) => a.target).sort()
+    expect(removed).toEqual([orphan, orphanSignature].sort())
+    expect(await storage.getManifest(name, signature)).toBeDefined()
+  } finally {
+    await remove()
+  }
+})
