@@ -51,9 +51,10 @@ export function parseOptions(
     if (!String((err as { code?: string }).code).startsWith('ERR_PARSE_ARGS')) throw err
     throw new UsageError((err as Error).message.replace(/\. To specify a positional.*$/s, ''))
   }
-  const values: OptionValues = { help: parsed.values.help as boolean | undefined }
+  const given = parsed.values as OptionValues
+  const values: OptionValues = { help: given.help }
   for (const [name, spec] of Object.entries(table)) {
-    let value = parsed.values[name] as string | string[] | boolean | undefined
+    let value = given[name]
     const fromEnv = spec.env ? env[spec.env] : undefined
     if (value === undefined && fromEnv !== undefined && fromEnv !== '') {
       // An environment variable holds a list as comma-separated values.
@@ -66,7 +67,7 @@ export function parseOptions(
     value ??= spec.default
     for (const v of [value].flat()) {
       if (spec.choices && typeof v === 'string' && !spec.choices.includes(v)) {
-        const source = parsed.values[name] === undefined && fromEnv ? spec.env : `--${name}`
+        const source = given[name] === undefined && fromEnv ? spec.env : `--${name}`
         throw new UsageError(`Invalid ${source} "${v}": use one of ${spec.choices.join(', ')}`)
       }
     }

@@ -12,11 +12,14 @@ interface Repository {
 
 /** Creates an empty in-memory store. */
 export function createMemoryStorage(): Storage {
-  const blobs = new Map<string, Uint8Array>()
+  const blobs = new Map<string, Uint8Array<ArrayBuffer>>()
   const accessed = new Map<string, number>()
   const written = new Map<string, number>()
   const repositories = new Map<string, Repository>()
-  const uploads = new Map<string, Omit<UploadInfo, 'size'> & { chunks: Uint8Array[] }>()
+  const uploads = new Map<
+    string,
+    Omit<UploadInfo, 'size'> & { chunks: Uint8Array<ArrayBuffer>[] }
+  >()
 
   const repo = (name: string) => {
     let r = repositories.get(name)

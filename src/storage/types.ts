@@ -61,7 +61,7 @@ export interface Storage {
   /** The blob's file, when the adapter keeps one, so a server can send it directly. */
   blobPath(digest: string): string | undefined
   /** Reads a small blob (a manifest or config) whole. */
-  getBlob(digest: string): Promise<Uint8Array | undefined>
+  getBlob(digest: string): Promise<Uint8Array<ArrayBuffer> | undefined>
   /** Stores a small blob whose digest the caller has verified. */
   putBlob(digest: string, bytes: Uint8Array): Promise<void>
   deleteBlob(digest: string): Promise<void>

@@ -84,8 +84,11 @@ interface CachedToken {
   expiresAt: number
 }
 
+/** The part of `fetch` the upstream code uses. */
+export type Fetch = (input: URL, init?: RequestInit) => Promise<Response>
+
 /** Tokens from Bearer token endpoints, cached per realm, service and scope until they expire. */
-export function createTokenCache(fetchImpl: typeof fetch, now: () => number = Date.now) {
+export function createTokenCache(fetchImpl: Fetch, now: () => number = Date.now) {
   const tokens = new Map<string, CachedToken>()
   const keyOf = (c: Challenge) =>
     `${c.params.realm}|${c.params.service ?? ''}|${c.params.scope ?? ''}`

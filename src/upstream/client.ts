@@ -6,6 +6,7 @@ import {
   type Challenge,
   createTokenCache,
   type Credentials,
+  type Fetch,
   parseChallenge,
 } from './auth.ts'
 import { isLoopbackHost, type UpstreamRef } from './reference.ts'
@@ -14,7 +15,7 @@ const MAX_REDIRECTS = 5
 
 /** What the client needs from outside. */
 export interface UpstreamClientOptions {
-  fetch: typeof fetch
+  fetch: Fetch
   credentials: (registry: string) => Credentials | undefined
   /** Hosts reached over plain HTTP; loopback hosts always are. */
   insecure: readonly string[]

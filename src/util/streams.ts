@@ -56,7 +56,10 @@ export async function readAll(
 }
 
 /** Joins byte arrays. */
-export function concat(chunks: Uint8Array[], size = chunks.reduce((n, c) => n + c.byteLength, 0)) {
+export function concat<B extends ArrayBufferLike>(
+  chunks: Uint8Array<B>[],
+  size = chunks.reduce((n, c) => n + c.byteLength, 0),
+): Uint8Array<B> | Uint8Array<ArrayBuffer> {
   if (chunks.length === 1) return chunks[0]
   const out = new Uint8Array(size)
   let offset = 0

@@ -2,7 +2,14 @@
 // request in flight finish before the process exits 0.
 import { beforeAll, expect, test } from 'bun:test'
 import pkg from '../../package.json' with { type: 'json' }
-import { BINARY, ensureBinary, run, SERVER_COMMANDS, startScratchServer, waitFor } from './_harness.ts'
+import {
+  BINARY,
+  ensureBinary,
+  run,
+  SERVER_COMMANDS,
+  startScratchServer,
+  waitFor,
+} from './_harness.ts'
 
 beforeAll(() => ensureBinary(), 600_000)
 
@@ -11,7 +18,9 @@ test('the binary prints its version, and exits 2 with one line and the usage on 
   expect({ code: version.code, out: version.stdout.trim() }).toEqual({ code: 0, out: pkg.version })
   const bad = await run([BINARY, 'serve', '--port', 'http'])
   expect(bad.code).toBe(2)
-  expect(bad.stderr.split('\n')[0]).toBe('broken-reg serve: Invalid --port "http": use a whole number from 0 to 65535')
+  expect(bad.stderr.split('\n')[0]).toBe(
+    'broken-reg serve: Invalid --port "http": use a whole number from 0 to 65535',
+  )
   expect(bad.stderr).toContain('Usage: broken-reg serve [options]')
 })
 

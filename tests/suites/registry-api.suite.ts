@@ -28,7 +28,7 @@ export function describeRegistryApi(
   let counter = 0
   const repo = () => `${REPO}/r${++counter}`
 
-  async function pushBlob(name: string, blob: Uint8Array) {
+  async function pushBlob(name: string, blob: Uint8Array<ArrayBuffer>) {
     const res = await send(`/v2/${name}/blobs/uploads/?digest=${sha256(blob)}`, {
       method: 'POST',
       body: blob,

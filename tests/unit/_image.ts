@@ -7,7 +7,7 @@ export const sha256 = (bytes: Uint8Array | string) =>
 export const bytes = (text: string) => new TextEncoder().encode(text)
 
 /** Random bytes of a given size (deterministic per seed, so failures reproduce). */
-export function blobOf(size: number, seed = 1): Uint8Array {
+export function blobOf(size: number, seed = 1): Uint8Array<ArrayBuffer> {
   const out = new Uint8Array(size)
   let x = seed * 2654435761 >>> 0
   for (let i = 0; i < size; i++) {

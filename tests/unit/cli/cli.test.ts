@@ -30,9 +30,9 @@ describe('runCli()', () => {
     expect(out).toEqual([pkg.version])
   })
 
-  test.each([['--help'], ['serve', '--help'], ['seed', '--help'], ['gc', '--help']])(
-    '%s prints usage and exits 0',
-    async (...argv) => {
+  test.each([[['--help']], [['serve', '--help']], [['seed', '--help']], [['gc', '--help']]])(
+    '%p prints usage and exits 0',
+    async (argv) => {
       const { io, out } = fakeIo()
       expect(await runCli(argv, io)).toBe(0)
       expect(out.join('\n')).toContain('Usage: broken-reg')

@@ -25,7 +25,7 @@ const OPTIONS: GcOptions = {
 async function buildStore(dir: string) {
   const storage = await createFsStorage(dir)
   const deps = { storage, hasher: nativeHasher, manifestLimit: 4 << 20, validate: true }
-  const stream = (b: Uint8Array) => new Blob([b]).stream()
+  const stream = (b: Uint8Array<ArrayBuffer>) => new Blob([b]).stream()
   async function image(
     name: string,
     seed: number,
@@ -171,7 +171,7 @@ test('gc --untagged keeps the referrers of a kept manifest and drops those of a 
     const storage = await createFsStorage(dir)
     const deps = { storage, hasher: nativeHasher, manifestLimit: 4 << 20, validate: true }
     const name = 'broken/prepared/signed'
-    const stream = (b: Uint8Array) => new Blob([b]).stream()
+    const stream = (b: Uint8Array<ArrayBuffer>) => new Blob([b]).stream()
     const store = async (seed: number, tag?: string, subject?: string) => {
       const config = bytes(`{"n":${seed}}`)
       await storeBlobStream(deps, name, stream(config))
