@@ -58,8 +58,9 @@ export function isValidName(name: string): boolean {
   if (name.length > NAME_MAX_LENGTH) return false
   if (NAME_PATTERN.test(name)) return true
   const slash = name.indexOf('/')
-  return slash > 0 && HOST_PATTERN.test(name.slice(0, slash)) &&
-    NAME_PATTERN.test(name.slice(slash + 1))
+  const host = name.slice(0, slash)
+  const isHost = /[.:]/.test(host) || host === 'localhost'
+  return slash > 0 && isHost && HOST_PATTERN.test(host) && NAME_PATTERN.test(name.slice(slash + 1))
 }
 
 /** Undoes percent-encoding (some clients encode the `:` of a digest); bad escapes stay as sent. */

@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
+import { isValidName } from '../../../src/registry/routes.ts'
 import { describeRegistryApi, type Send } from '../../suites/registry-api.suite.ts'
 import { blobOf, sha256 } from '../_image.ts'
 import { makeApp, tempDir } from '../_app.ts'
@@ -81,5 +82,18 @@ describe('manifest validation switch', () => {
     const got = await app.request('/v2/broken/prepared/odd/manifests/v1')
     expect(await got.text()).toBe(body)
     expect(got.headers.get('Docker-Content-Digest')).toBe(sha256(body))
+  })
+})
+
+describe('names of proxied repositories', () => {
+  test.each([
+    ['127.0.0.1:5001/team/app', true],
+    ['Registry.Example.com/team/app', true],
+    ['localhost/app', true],
+    ['UPPER/app', false],
+    ['host:port/app', false],
+    ['127.0.0.1:5001/Team', false],
+  ])('%s is a valid name: %p', (name, valid) => {
+    expect(isValidName(name)).toBe(valid)
   })
 })
