@@ -39,6 +39,8 @@ export const hasDockerd = Bun.which('dockerd') !== null && Bun.which('docker') !
 /** Whether a private containerd can run: containerd and ctr are installed and we are root. */
 export const hasContainerd = Bun.which('containerd') !== null && Bun.which('ctr') !== null &&
   process.getuid?.() === 0
+/** Whether podman is installed (it needs no daemon). */
+export const hasPodman = Bun.which('podman') !== null
 /** Whether the Debian `docker-registry` (CNCF Distribution 2.8) is installed. */
 export const hasDockerRegistry = Bun.which('docker-registry') !== null
 /** Whether the Deno binary from node_modules is there. */
@@ -62,6 +64,7 @@ export const NEEDS = {
     why: 'containerd and ctr must be installed and the tests run as root',
   },
   dockerRegistry: { ok: hasDockerRegistry, why: 'docker-registry is not installed' },
+  podman: { ok: hasPodman, why: 'podman is not installed' },
   deno: { ok: hasDeno, why: `${DENO} is missing` },
 } satisfies Record<string, Need>
 
@@ -304,6 +307,12 @@ export async function skopeo(args: string[]): Promise<RunResult> {
   } finally {
     await removeDir(dir)
   }
+}
+
+/** Runs podman with its own storage under `dir` (vfs, no daemon, nothing shared). */
+export function podman(dir: string, args: string[]): Promise<RunResult> {
+  const storage = ['--root', join(dir, 'root'), '--runroot', join(dir, 'run')]
+  return run(['podman', ...storage, '--storage-driver', 'vfs', ...args])
 }
 
 /** A private dockerd and a docker CLI bound to it. */

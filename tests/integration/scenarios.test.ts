@@ -14,6 +14,7 @@ import {
   LAYOUT_TAG,
   makeTempDir,
   NEEDS,
+  podman,
   readOciLayout,
   removeDir,
   type RunResult,
@@ -380,4 +381,31 @@ describe('broken/timeout', () => {
       return (pending === 0 && inFlight === inFlightBefore) || undefined
     }, 5_000)
   }, 30_000)
+})
+
+describeIf(NEEDS.podman)('podman', () => {
+  test(
+    'podman pull of broken/random succeeds, of broken/error:404 fails with the message',
+    async () => {
+      const dir = await makeTempDir('podman')
+      try {
+        const good = await podman(dir, [
+          'pull',
+          '--tls-verify=false',
+          `${server!.hostPort}/${RANDOM_DOCKER}`,
+        ])
+        expect(good.code, output(good)).toBe(0)
+        const bad = await podman(dir, [
+          'pull',
+          '--tls-verify=false',
+          `${server!.hostPort}/${NOT_FOUND}`,
+        ])
+        expect(bad.code).not.toBe(0)
+        expect(bad.stderr).toContain(NOT_FOUND_MESSAGE)
+      } finally {
+        await removeDir(dir)
+      }
+    },
+    120_000,
+  )
 })
