@@ -2,7 +2,7 @@
 // images, the catalog of odd fixtures, imports of OCI layouts and docker archives, and
 // pre-pulls of upstream images into the proxy cache. Generation and pulls go through the same
 // app the server runs, so a later offline `serve` answers exactly what was seeded.
-import type { Hono } from 'hono'
+import { stat } from 'node:fs/promises'
 import { type Config, resolveConfig, SERVE_OPTIONS } from '../config.ts'
 import { FIXTURES } from '../images/catalog.ts'
 import { readDockerArchive } from '../images/docker-archive.ts'
@@ -98,8 +98,9 @@ function randomStep(tag: string): Step {
   return {
     name: `broken/random:${tag}`,
     async run({ app }) {
-      const res = await app.request(`/v2/broken/random/manifests/${tag}`, { method: 'HEAD' })
-      if (!res.ok) throw new Error(await errorText(app, `/v2/broken/random/manifests/${tag}`))
+      const res = await app.request(`/v2/broken/random/manifests/${tag}`)
+      if (!res.ok) throw new Error(await describeError(res))
+      await res.body?.cancel()
       return res.headers.get('Docker-Content-Digest') ?? 'stored'
     },
   }
@@ -126,7 +127,6 @@ function importStep(args: string[], as: string | undefined): Step {
     : `broken/prepared/${name}`
   if (!isValidName(full)) throw new UsageError(`Invalid repository name "${name}"`)
   return bundleStep(full, tag, async () => {
-    const { stat } = await import('node:fs/promises')
     return (await stat(path)).isDirectory() ? readOciLayout(path) : readDockerArchive(path)
   })
 }
@@ -162,10 +162,6 @@ function pullStep(ref: string): Step {
       return await visit(reference)
     },
   }
-}
-
-async function errorText(app: Hono, path: string) {
-  return describeError(await app.request(path))
 }
 
 async function describeError(res: Response) {
