@@ -89,11 +89,11 @@ function startDownload(
     uploadId = await storage.createUpload(repo)
     const writer = await storage.openUpload(uploadId)
     answer({ size })
-    const state = hasher.create(parseDigest(digest).algorithm)
+    const hash = hasher.create(parseDigest(digest).algorithm)
     let unflushed = 0
     try {
       for await (const chunk of res.body ?? []) {
-        state.update(chunk)
+        hash.update(chunk)
         await writer.write(chunk)
         unflushed += chunk.byteLength
         if (unflushed >= FLUSH_BYTES) {
@@ -107,7 +107,7 @@ function startDownload(
       await writer.close()
     }
     written += unflushed
-    const actual = `${parseDigest(digest).algorithm}:${state.hex()}`
+    const actual = `${parseDigest(digest).algorithm}:${hash.hex()}`
     if ((size !== undefined && written !== size) || actual !== digest) {
       throw new RegistryError('DIGEST_INVALID', {
         status: 502,
