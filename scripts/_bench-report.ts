@@ -44,6 +44,7 @@ function metrics(streams: number): Metric[] {
     },
     { key: 'proxy-uncached', label: 'proxied blob, uncached', unit: 'MiB/s' },
     { key: 'proxy-cached', label: 'proxied blob, cached', unit: 'MiB/s' },
+    { key: 'random-gzip', label: 'random layer generated', unit: 'MiB/s' },
   ]
 }
 

@@ -15,6 +15,7 @@ import {
   type SyntheticBlob,
   timeFirstByte,
 } from './_bench-client.ts'
+import { benchRandom } from './_bench-random.ts'
 import { type Figures, fmt, median, printRaw, printReport } from './_bench-report.ts'
 import {
   createScope,
@@ -29,7 +30,7 @@ import {
   truncateFilesOver,
 } from './_bench-servers.ts'
 
-const SECTIONS = ['push', 'rss', 'pull', 'manifest', 'startup', 'proxy'] as const
+const SECTIONS = ['push', 'rss', 'pull', 'manifest', 'startup', 'proxy', 'random'] as const
 type Section = (typeof SECTIONS)[number]
 const REPO = 'broken/prepared/bench'
 
@@ -273,6 +274,14 @@ async function benchProxy({ scope, opts, blobs: { proxied }, registries }: Run) 
   await proxy.stop()
 }
 
+// The random layer generator in this process: MiB/s of a gzip layer produced and hashed.
+async function benchGenerator({ opts, registries: [ours] }: Run) {
+  const figures = await benchRandom(opts.sizeMiB * MiB, 'gzip', 30)
+  const text = `${fmt(figures.bytes / MiB)} MiB gzip layer on ${figures.runtime}: ` +
+    `${fmt(figures.firstMiBs)} MiB/s with its diffID, ${fmt(figures.repeatMiBs)} MiB/s again`
+  record(ours, 'random-gzip', figures.firstMiBs, text)
+}
+
 function createBlobs(opts: Options): Blobs {
   const t0 = performance.now()
   const pushSize = opts.only.has('push') || opts.only.has('rss') ? opts.sizeMiB * MiB : 0
@@ -297,6 +306,7 @@ async function main(scope: Scope, opts: Options) {
   if (opts.only.has('pull')) await benchPulls(run)
   if (opts.only.has('manifest')) await benchManifests(run)
   if (opts.only.has('proxy')) await benchProxy(run)
+  if (opts.only.has('random')) await benchGenerator(run)
   for (const r of registries) await r.server.stop() // idle, yet no company for the start-ups
   if (opts.only.has('startup')) await benchStartup(run)
   const [ours, peer] = registries
