@@ -91,6 +91,6 @@ export function jsonResponse(
   const body = new TextEncoder().encode(JSON.stringify(value))
   return new Response(body, {
     status,
-    headers: { 'Content-Type': contentType, 'Content-Length': String(body.byteLength), ...headers },
+    headers: { 'Content-Type': contentType, ...headers, 'Content-Length': String(body.byteLength) },
   })
 }

@@ -140,7 +140,8 @@ async function deleteByDigest({ storage }: RegistryDeps, name: string, digest: s
   return true
 }
 
-function checkTag(tag: string): true {
+/** Checks a tag against the spec's grammar, or throws MANIFEST_INVALID. */
+export function checkTag(tag: string): true {
   if (TAG_PATTERN.test(tag)) return true
   throw new RegistryError('MANIFEST_INVALID', {
     message: `Invalid tag "${tag}"`,
@@ -193,8 +194,9 @@ async function validate(
           detail: { digest },
         })
       }
-      // A collection running now must see the blob as in use.
+      // A collection running now must see the blob, and its link here, as in use.
       await storage.touchBlob(digest)
+      await storage.recordAccess(name, digest)
     }
   }
   if (INDEX_MANIFEST_TYPES.has(mediaType)) {

@@ -11,6 +11,7 @@ import { RegistryError } from './errors.ts'
 import { isValidName } from './routes.ts'
 import type { RegistryDeps } from './types.ts'
 
+const MAX_PROGRESS = 10_000
 const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
 /** The sha256 state of an upload, as far as its bytes have been hashed. */
@@ -47,6 +48,7 @@ export function createUploads(deps: RegistryDeps) {
   /** Finds an upload of this repository, or BLOB_UPLOAD_UNKNOWN. */
   async function session(name: string, id: string) {
     const info = UUID_PATTERN.test(id) ? await storage.statUpload(id) : undefined
+    if (!info) progress.delete(id)
     if (!info || info.repository !== name) {
       throw new RegistryError('BLOB_UPLOAD_UNKNOWN', { detail: { uuid: id } })
     }
@@ -75,6 +77,8 @@ export function createUploads(deps: RegistryDeps) {
     if (!p || p.hashed !== offset) {
       p = { state: hasher.create('sha256'), hashed: offset === 0 ? 0 : -1 }
       progress.set(id, p)
+      // Abandoned uploads leave their state behind; past the bound the oldest goes.
+      if (progress.size > MAX_PROGRESS) progress.delete(progress.keys().next().value!)
     }
     const writer = await storage.openUpload(id)
     let size = offset

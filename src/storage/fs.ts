@@ -54,7 +54,11 @@ export async function createFsStorage(root: string): Promise<Storage> {
   const layerLink = (name: string, digest: string) => repo(name, '_layers', ...split(digest))
   const revision = (name: string, digest: string) =>
     repo(name, '_manifests', 'revisions', ...split(digest))
-  const tagFile = (name: string, tag: string) => repo(name, '_manifests', 'tags', tag)
+  const tagFile = (name: string, tag: string) => {
+    // Callers check tags; a name that could address another file is refused here too.
+    if (!/^[A-Za-z0-9_][A-Za-z0-9._-]*$/.test(tag)) throw new Error(`invalid tag name: ${tag}`)
+    return repo(name, '_manifests', 'tags', tag)
+  }
   const uploadDir = (id: string) => at('uploads', id)
 
   const atomicWrite = async (path: string, data: Uint8Array | string) => {
@@ -246,22 +250,30 @@ export async function createFsStorage(root: string): Promise<Storage> {
       const handle = await open(join(uploadDir(id), 'data'), 'a')
       let pending: Uint8Array[] = []
       let pendingBytes = 0
-      // One batch is written while the next is gathered (and hashed by the caller).
-      let writing: Promise<unknown> = Promise.resolve()
+      // One batch is written while the next is gathered (and hashed by the caller); a failed
+      // write is kept and thrown by the next call, so no error goes unobserved.
+      let writing: Promise<void> = Promise.resolve()
+      let failure: unknown
+      const check = () => {
+        if (failure !== undefined) throw failure
+      }
       const writeBatch = async () => {
         if (pendingBytes === 0) return
         const batch = pending
         pending = []
         pendingBytes = 0
         await writing
-        writing = handle.writev(batch)
+        check()
+        writing = writeAll(handle, batch).catch((err) => void (failure ??= err))
       }
       const flush = async () => {
         await writeBatch()
         await writing
+        check()
       }
       return {
         async write(chunk) {
+          check()
           pending.push(chunk)
           pendingBytes += chunk.byteLength
           if (pendingBytes >= WRITE_BATCH) await writeBatch()
@@ -272,7 +284,7 @@ export async function createFsStorage(root: string): Promise<Storage> {
             await flush()
             return (await handle.stat()).size
           } finally {
-            await writing.catch(() => {})
+            await writing
             await handle.close()
           }
         },
@@ -302,11 +314,35 @@ export async function createFsStorage(root: string): Promise<Storage> {
       const ids = await list(at('uploads')) ?? []
       const infos = await Promise.all(ids.map(async (id) => {
         const info = await statUpload(id).catch(() => undefined)
-        return info && { ...info, id }
+        if (info) return { ...info, id }
+        // Left half made by a crash: listed with its directory's age, so gc removes it.
+        const dir = await stat(uploadDir(id)).catch(() => undefined)
+        return dir && { id, repository: '', startedAt: dir.mtimeMs, size: 0 }
       }))
       return infos.filter((i) => i !== undefined)
     },
   }
+}
+
+/** Writes every byte of the chunks, going on after short writes. */
+async function writeAll(handle: Awaited<ReturnType<typeof open>>, chunks: Uint8Array[]) {
+  let left = chunks
+  while (left.length) {
+    const { bytesWritten } = await handle.writev(left)
+    left = skipBytes(left, bytesWritten)
+  }
+}
+
+function skipBytes(chunks: Uint8Array[], bytes: number): Uint8Array[] {
+  const rest: Uint8Array[] = []
+  for (const chunk of chunks) {
+    if (bytes >= chunk.byteLength) bytes -= chunk.byteLength
+    else {
+      rest.push(bytes ? chunk.subarray(bytes) : chunk)
+      bytes = 0
+    }
+  }
+  return rest
 }
 
 function isMissing(err: unknown): boolean {

@@ -3,6 +3,7 @@
 // https://distribution.github.io/distribution/spec/auth/token/
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { RegistryError } from '../registry/errors.ts'
 import { DOCKER_HUB } from './reference.ts'
 
 /** A username and password (or token) for one registry. */
@@ -103,26 +104,41 @@ export function createTokenCache(fetchImpl: Fetch, now: () => number = Date.now)
     forget(challenge: Challenge) {
       tokens.delete(keyOf(challenge))
     },
-    /** Asks the token endpoint for a token, with credentials when there are some. */
+    /**
+     * Asks the token endpoint for a token, with credentials when there are some. A refusal is
+     * UNAUTHORIZED; any other failure UNAVAILABLE, so a cached copy can still be served.
+     */
     async fetch(challenge: Challenge, credentials?: Credentials): Promise<string> {
       const { realm, service, scope } = challenge.params
-      if (!realm) throw new Error('Bearer challenge without a realm')
-      const url = new URL(realm)
+      const fail = (message: string, status = 502) =>
+        new RegistryError(status === 401 ? 'UNAUTHORIZED' : 'UNAVAILABLE', {
+          status: status as 502,
+          message,
+        })
+      if (!realm) throw fail('Bearer challenge without a realm')
+      let url: URL
+      try {
+        url = new URL(realm)
+      } catch {
+        throw fail(`Bearer challenge with an invalid realm "${realm}"`)
+      }
       if (service) url.searchParams.set('service', service)
       for (const s of (scope ?? '').split(' ').filter(Boolean)) url.searchParams.append('scope', s)
       const headers: Record<string, string> = {}
       if (credentials) headers.Authorization = basicAuth(credentials)
       const res = await fetchImpl(url, { headers })
+      const endpoint = `Token endpoint ${url.origin}${url.pathname}`
       if (!res.ok) {
-        throw new Error(`Token endpoint ${url.origin}${url.pathname} answered ${res.status}`)
+        const refused = res.status === 401 || res.status === 403
+        throw fail(`${endpoint} answered ${res.status}`, refused ? 401 : 502)
       }
-      const body = await res.json() as {
+      const body = await res.json().catch(() => ({})) as {
         token?: string
         access_token?: string
         expires_in?: number
       }
       const token = body.token ?? body.access_token
-      if (!token) throw new Error(`Token endpoint ${url.origin}${url.pathname} sent no token`)
+      if (!token) throw fail(`${endpoint} sent no token`)
       // The spec's default lifetime is 60 s; renew a little early so a pull never sends a stale one.
       const lifetime = (body.expires_in ?? 60) * 1000
       tokens.set(keyOf(challenge), { token, expiresAt: now() + lifetime * 0.9 })

@@ -10,12 +10,19 @@ import { RegistryError } from '../registry/errors.ts'
 import type { RegistryDeps } from '../registry/types.ts'
 import type { UploadReader } from '../storage/index.ts'
 
-/** Bytes between flushes that make a growing download visible to its readers. */
+/** Bytes, or milliseconds, between flushes that make a growing download visible to readers. */
 const FLUSH_BYTES = 1024 * 1024
+const FLUSH_MS = 50
 const READ_BYTES = 1024 * 1024
 
-/** What a download learnt from the upstream's answer. */
-export type DownloadHeaders = { size: number | undefined } | { error: Response }
+/** What a download learnt from the upstream's answer: the size, or its error to pass on. */
+export type DownloadHeaders = { size: number | undefined } | { error: () => Response }
+
+/** How downloads treat a slow upstream. */
+export interface DownloadOptions {
+  /** A download that receives nothing for this long fails (and is no longer shared). */
+  idleTimeoutMs: number
+}
 
 /** A blob download in progress. */
 export interface Download {
@@ -28,14 +35,14 @@ export interface Download {
 }
 
 /** The registry of running downloads. */
-export function createDownloads(deps: RegistryDeps) {
+export function createDownloads(deps: RegistryDeps, options: DownloadOptions) {
   const running = new Map<string, Download>()
   return {
     /** Joins the download of `digest`, starting it with `open` if none runs; links it to `repo`. */
     start(digest: string, repo: string, open: () => Promise<Response>): Download {
       let download = running.get(digest)
       if (!download) {
-        download = startDownload(deps, digest, repo, open)
+        download = startDownload(deps, options, digest, repo, open)
         running.set(digest, download)
         download.finished.finally(() => running.delete(digest)).catch(() => {})
       }
@@ -51,6 +58,7 @@ export function createDownloads(deps: RegistryDeps) {
 
 function startDownload(
   { storage, hasher }: RegistryDeps,
+  { idleTimeoutMs }: DownloadOptions,
   digest: string,
   repo: string,
   open: () => Promise<Response>,
@@ -79,9 +87,10 @@ function startDownload(
   async function run() {
     const res = await open()
     if (!res.ok) {
+      // Every client that joined gets its own copy of the upstream's answer.
       const body = await res.arrayBuffer()
       const init = { status: res.status, headers: res.headers }
-      answer({ error: new Response(body, init) })
+      answer({ error: () => new Response(body.slice(0), init) })
       throw new Error(`upstream answered ${res.status}`)
     }
     const length = res.headers.get('Content-Length')
@@ -91,15 +100,20 @@ function startDownload(
     answer({ size })
     const hash = hasher.create(parseDigest(digest).algorithm)
     let unflushed = 0
+    let flushedAt = performance.now()
+    const reader = res.body?.getReader()
     try {
-      for await (const chunk of res.body ?? []) {
-        hash.update(chunk)
-        await writer.write(chunk)
-        unflushed += chunk.byteLength
-        if (unflushed >= FLUSH_BYTES) {
+      for (;;) {
+        const { value, done } = reader ? await readWithin(reader, idleTimeoutMs) : { done: true }
+        if (done) break
+        hash.update(value!)
+        await writer.write(value!)
+        unflushed += value!.byteLength
+        if (unflushed >= FLUSH_BYTES || performance.now() - flushedAt >= FLUSH_MS) {
           await writer.flush()
           written += unflushed
           unflushed = 0
+          flushedAt = performance.now()
           notify()
         }
       }
@@ -182,7 +196,8 @@ function startDownload(
       try {
         return await storage.openUploadReader(uploadId!)
       } catch (err) {
-        if (state !== 'done') throw err
+        // The upload may be committed (and so gone) a moment before the state says so.
+        if (await storage.statBlob(digest) === undefined) throw err
         const stored = end === Infinity ? undefined : { start: position, end }
         committed = storage.readBlob(digest, stored ?? { start: position, end: written - 1 })
           .getReader()
@@ -203,4 +218,27 @@ function startDownload(
   }
 
   return { headers, finished, respond }
+}
+
+/** Reads the next chunk, failing when the upstream sends nothing for `ms`. */
+async function readWithin(reader: ReadableStreamDefaultReader<Uint8Array>, ms: number) {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const stalled = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      reject(
+        new RegistryError('UNAVAILABLE', {
+          status: 504,
+          message: `Upstream sent nothing for ${ms / 1000} s`,
+        }),
+      )
+    }, ms)
+  })
+  try {
+    return await Promise.race([reader.read(), stalled])
+  } catch (err) {
+    await reader.cancel().catch(() => {})
+    throw err
+  } finally {
+    clearTimeout(timer)
+  }
 }

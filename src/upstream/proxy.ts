@@ -6,10 +6,10 @@
 import type { Context } from 'hono'
 import { getBlob } from '../registry/blobs.ts'
 import { referrerFields } from '../registry/bundles.ts'
-import { HEADER, MANIFEST_TYPES, MEDIA_TYPE } from '../registry/constants.ts'
+import { HEADER, jsonResponse, MANIFEST_TYPES, MEDIA_TYPE } from '../registry/constants.ts'
 import { digestOf, isDigest, parseDigest } from '../registry/digest.ts'
 import { RegistryError } from '../registry/errors.ts'
-import { getManifest, storeManifest } from '../registry/manifests.ts'
+import { checkTag, getManifest, storeManifest } from '../registry/manifests.ts'
 import type { Route } from '../registry/routes.ts'
 import type { RegistryDeps } from '../registry/types.ts'
 import type { ManifestRecord } from '../storage/index.ts'
@@ -24,6 +24,8 @@ const MANIFEST_LIMIT = 32 * 1024 * 1024
 const DEFAULT_ACCEPT = [...MANIFEST_TYPES].join(', ')
 /** How often a pull updates a cached item's access time, at most. */
 const ACCESS_RESOLUTION_MS = 60_000
+/** Entries of the in-memory bookkeeping kept at most; the oldest go first. */
+const MEMORY_ENTRIES = 100_000
 
 /** What the proxy needs beyond the registry's dependencies. */
 export interface ProxyOptions {
@@ -32,6 +34,8 @@ export interface ProxyOptions {
   defaultRegistry: string
   /** How long a cached tag is served before it is checked with the upstream again. */
   cacheTtlMs: number
+  /** A blob download that receives nothing for this long fails; 60 s unless a test says less. */
+  idleTimeoutMs?: number
   now?: () => number
 }
 
@@ -39,7 +43,7 @@ export interface ProxyOptions {
 export function createProxy(deps: RegistryDeps, options: ProxyOptions) {
   const { storage, hasher } = deps
   const { client, now = Date.now } = options
-  const downloads = createDownloads(deps)
+  const downloads = createDownloads(deps, { idleTimeoutMs: options.idleTimeoutMs ?? 60_000 })
   const checkedAt = new Map<string, number>()
   const recordedAt = new Map<string, number>()
 
@@ -47,7 +51,7 @@ export function createProxy(deps: RegistryDeps, options: ProxyOptions) {
   function touch(repo: string, digest: string) {
     const key = `${repo}@${digest}`
     if (now() - (recordedAt.get(key) ?? 0) < ACCESS_RESOLUTION_MS) return
-    recordedAt.set(key, now())
+    remember(recordedAt, key, now())
     storage.recordAccess(repo, digest).catch(() => recordedAt.delete(key))
   }
 
@@ -105,6 +109,7 @@ export function createProxy(deps: RegistryDeps, options: ProxyOptions) {
   }
 
   async function manifest(c: Context, ref: UpstreamRef, reference: string) {
+    if (!isDigest(reference)) checkTag(reference)
     const repo = ref.cacheName
     if (isDigest(reference)) {
       const { digest } = parseDigest(reference)
@@ -116,20 +121,24 @@ export function createProxy(deps: RegistryDeps, options: ProxyOptions) {
     }
     const key = `${repo}:${reference}`
     const cached = await storage.getTag(repo, reference)
-    if (cached && now() - (checkedAt.get(key) ?? 0) < options.cacheTtlMs) {
+    const record = cached && await storage.getManifest(repo, cached)
+    // A cached form the client cannot read (an index for a client that wants one image) is
+    // asked for again; the tag then holds the form this client negotiated.
+    const readable = record && accepts(c.req.header('Accept'), record.mediaType)
+    if (cached && readable && now() - (checkedAt.get(key) ?? 0) < options.cacheTtlMs) {
       return serveManifest(c, ref, cached)
     }
     try {
       // A HEAD revalidates a cached tag without downloading it (nor counting as a pull on hubs
       // with pull limits); only a changed or missing digest needs the GET.
-      if (cached && await upstreamDigest(c, ref, reference) === cached) {
-        checkedAt.set(key, now())
+      if (cached && readable && await upstreamDigest(c, ref, reference) === cached) {
+        remember(checkedAt, key, now())
         return serveManifest(c, ref, cached)
       }
       const fetched = await fetchManifest(c, ref, reference)
       if (fetched.error && !(cached && fetched.error.status >= 500)) return fetched.error
       if (fetched.digest) {
-        checkedAt.set(key, now())
+        remember(checkedAt, key, now())
         return serveManifest(c, ref, fetched.digest)
       }
       return serveManifest(
@@ -165,8 +174,27 @@ export function createProxy(deps: RegistryDeps, options: ProxyOptions) {
     }
     const download = downloads.start(digest, repo, () => client.request(ref, `blobs/${digest}`))
     const answer = await download.headers
-    if ('error' in answer) return upstreamError(answer.error, ref, 'BLOB_UNKNOWN')
+    if ('error' in answer) return upstreamError(answer.error(), ref, 'BLOB_UNKNOWN')
+    // Without the size a range cannot be answered as it streams: it is served once stored.
+    if (answer.size === undefined && c.req.header('Range')) {
+      await download.finished
+      return getBlob(c, deps, repo, digest)
+    }
     return download.respond(c.req.header('Range'))
+  }
+
+  /** Tags and referrers, passed on with the upstream's paging and filters under our name. */
+  async function listing(c: Context, ref: UpstreamRef, name: string, path: string) {
+    const res = await client.request(ref, `${path}${new URL(c.req.url).search}`)
+    if (!res.ok) return upstreamError(res, ref, 'NAME_UNKNOWN')
+    const headers: Record<string, string> = {}
+    const link = res.headers.get('Link')
+    if (link) headers.Link = link.replace(`/v2/${ref.repository}/`, `/v2/${name}/`)
+    const filters = res.headers.get(HEADER.ociFiltersApplied)
+    if (filters) headers[HEADER.ociFiltersApplied] = filters
+    const body = await res.json() as Record<string, unknown>
+    if (path === 'tags/list') body.name = name
+    return jsonResponse(body, 200, headers, res.headers.get('Content-Type') ?? MEDIA_TYPE.json)
   }
 
   return {
@@ -179,15 +207,9 @@ export function createProxy(deps: RegistryDeps, options: ProxyOptions) {
         case 'blob':
           return blob(c, ref, route.digest)
         case 'tags':
-        case 'referrers': {
-          const path = route.kind === 'tags'
-            ? `tags/list${new URL(c.req.url).search}`
-            : `referrers/${route.digest}${new URL(c.req.url).search}`
-          const res = await client.request(ref, path)
-          if (!res.ok) return upstreamError(res, ref, 'NAME_UNKNOWN')
-          const headers = { 'Content-Type': res.headers.get('Content-Type') ?? MEDIA_TYPE.json }
-          return new Response(res.body, { headers })
-        }
+          return listing(c, ref, route.name, 'tags/list')
+        case 'referrers':
+          return listing(c, ref, route.name, `referrers/${parseDigest(route.digest).digest}`)
         default:
           throw new RegistryError('UNSUPPORTED', { message: `${route.kind} is not proxied` })
       }
@@ -225,4 +247,18 @@ async function upstreamError(
     status,
     headers: { 'Content-Type': MEDIA_TYPE.json },
   })
+}
+
+/** Whether an `Accept` header admits a media type; no header (or a wildcard) admits any. */
+function accepts(accept: string | undefined, mediaType: string): boolean {
+  if (!accept) return true
+  const types = accept.split(',').map((t) => t.split(';')[0].trim())
+  return types.some((t) => t === mediaType || t === '*/*' || t === '')
+}
+
+/** Sets a key, dropping the oldest entries past the bound. */
+function remember(map: Map<string, number>, key: string, value: number) {
+  map.delete(key)
+  map.set(key, value)
+  if (map.size > MEMORY_ENTRIES) map.delete(map.keys().next().value!)
 }

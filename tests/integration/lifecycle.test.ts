@@ -1,13 +1,17 @@
-// The binary's life: usage errors and --version without a server, and a SIGTERM that lets a
-// request in flight finish before the process exits 0.
+// The server's life: usage errors and --version without a server, a SIGTERM that lets a request
+// in flight finish before the process exits 0, and a failing disk that does not bring it down.
 import { beforeAll, expect, test } from 'bun:test'
 import pkg from '../../package.json' with { type: 'json' }
 import {
   BINARY,
   ensureBinary,
+  makeTempDir,
+  removeDir,
   run,
+  serveArgs,
   SERVER_COMMANDS,
   startScratchServer,
+  startServer,
   waitFor,
 } from './_harness.ts'
 
@@ -38,3 +42,46 @@ test('SIGTERM lets a request in flight finish, then the binary exits 0', async (
   expect(await res.json()).toMatchObject({ errors: [{ code: 'TIMEOUT' }] })
   expect(await exited).toBe(0)
 }, 30_000)
+
+test(
+  'a disk write that fails mid-upload is an error answer, and the server lives on (Deno)',
+  async () => {
+    const dir = await makeTempDir('fsize')
+    // Files over 1.5 MiB fail to grow (EFBIG), as on a full disk; Deno exits on an unseen rejection.
+    const limit = `trap '' XFSZ; ulimit -f 1536; exec "$0" "$@"`
+    const server = await startServer([
+      'bash',
+      '-c',
+      limit,
+      ...SERVER_COMMANDS.deno,
+      ...serveArgs(dir),
+    ])
+    try {
+      const start = await fetch(`${server.url}/v2/broken/prepared/full/blobs/uploads/`, {
+        method: 'POST',
+      })
+      const location = start.headers.get('Location')!
+      let sent = 0
+      const body = new ReadableStream<Uint8Array>({
+        async pull(controller) {
+          if (sent >= 5 * 1024 * 1024) return controller.close()
+          await Bun.sleep(20)
+          controller.enqueue(new Uint8Array(128 * 1024))
+          sent += 128 * 1024
+        },
+      })
+      const patch = await fetch(`${server.url}${location}`, {
+        method: 'PATCH',
+        body,
+        duplex: 'half',
+      } as RequestInit).catch((err: Error) => err)
+      if (patch instanceof Response) expect(patch.status).toBeGreaterThanOrEqual(500)
+      const alive = await fetch(`${server.url}/v2/`)
+      expect(alive.status).toBe(200)
+    } finally {
+      expect(await server.stop()).toBe(0)
+      await removeDir(dir)
+    }
+  },
+  60_000,
+)

@@ -195,6 +195,8 @@ export function describeRegistryApi(
       })
       expect(res.status).toBe(416)
       expect(res.headers.get('Range')).toBe('0-9')
+      const body = await res.arrayBuffer()
+      expect(Number(res.headers.get('Content-Length'))).toBe(body.byteLength)
     })
     test('streamed PATCHes without Content-Range append', async () => {
       const name = repo()

@@ -193,3 +193,37 @@ test('gc --untagged keeps the referrers of a kept manifest and drops those of a 
     await remove()
   }
 })
+
+test('a manifest pushed over an old blob makes the blob and its link recent again', async () => {
+  const { dir, remove } = await tempDir()
+  try {
+    const storage = await createFsStorage(dir)
+    const deps = { storage, hasher: nativeHasher, manifestLimit: 4 << 20, validate: true }
+    const { createApp } = await import('../../../src/app.ts')
+    const { silentLogger } = await import('../../../src/log.ts')
+    const app = createApp({ ...deps, log: silentLogger })
+    const name = 'broken/prepared/reuse'
+    const config = bytes('{}')
+    const layer = blobOf(100, 8)
+    for (const b of [config, layer]) await storeBlobStream(deps, name, new Blob([b]).stream())
+    const old = new Date(Date.now() - 2 * HOUR)
+    const hex = sha256Hex(layer)
+    await utimes(join(dir, 'blobs', 'sha256', hex.slice(0, 2), hex), old, old)
+    await utimes(join(dir, 'repositories', name, '_layers', 'sha256', hex), old, old)
+    const m = imageManifest(config, [layer])
+    const put = await app.request(`/v2/${name}/manifests/v1`, {
+      method: 'PUT',
+      headers: { 'Content-Type': m.json.mediaType },
+      body: m.body,
+    })
+    expect(put.status).toBe(201)
+    expect(await storage.blobModifiedAt(`sha256:${hex}`)).toBeGreaterThan(Date.now() - HOUR)
+    expect(await storage.lastAccess(name, `sha256:${hex}`)).toBeGreaterThan(Date.now() - HOUR)
+  } finally {
+    await remove()
+  }
+})
+
+function sha256Hex(b: Uint8Array) {
+  return new Bun.CryptoHasher('sha256').update(b).digest('hex')
+}

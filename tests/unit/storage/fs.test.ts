@@ -34,3 +34,11 @@ test('fs storage refuses paths outside its directory', async () => {
   const attempt = Promise.resolve().then(() => s.linkBlob('../../escape', sha256('x')))
   await expect(attempt).rejects.toThrow('escapes the data directory')
 })
+
+test('an upload directory left half made is listed, so gc can remove it', async () => {
+  const dir = await fresh()
+  const s = await createFsStorage(dir)
+  const { mkdir } = await import('node:fs/promises')
+  await mkdir(join(dir, 'uploads', 'crashed'), { recursive: true })
+  expect((await s.listUploads()).map((u) => u.id)).toEqual(['crashed'])
+})
