@@ -38,6 +38,7 @@ const WRITE_BATCH = 1024 * 1024
 export async function createFsStorage(root: string): Promise<Storage> {
   root = resolve(root)
   await mkdir(join(root, 'tmp'), { recursive: true })
+  await removeStaleTemp(join(root, 'tmp'))
 
   /** Joins path parts under root, refusing anything that would step outside it. */
   const at = (...parts: string[]) => {
@@ -321,6 +322,17 @@ export async function createFsStorage(root: string): Promise<Storage> {
       }))
       return infos.filter((i) => i !== undefined)
     },
+  }
+}
+
+/** Writes take moments: a file in tmp/ older than this was left by a crash. */
+const STALE_TEMP_MS = 60 * 60 * 1000
+
+async function removeStaleTemp(dir: string) {
+  for (const name of await readdir(dir)) {
+    const path = join(dir, name)
+    const info = await stat(path).catch(() => undefined)
+    if (info && Date.now() - info.mtimeMs > STALE_TEMP_MS) await rm(path, { force: true })
   }
 }
 

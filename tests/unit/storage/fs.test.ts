@@ -42,3 +42,15 @@ test('an upload directory left half made is listed, so gc can remove it', async 
   await mkdir(join(dir, 'uploads', 'crashed'), { recursive: true })
   expect((await s.listUploads()).map((u) => u.id)).toEqual(['crashed'])
 })
+
+test('files a crash left in tmp/ are removed when the store is opened, fresh ones stay', async () => {
+  const dir = await fresh()
+  await createFsStorage(dir)
+  const { utimes, writeFile, readdir: list } = await import('node:fs/promises')
+  await writeFile(join(dir, 'tmp', 'old'), 'x')
+  await writeFile(join(dir, 'tmp', 'new'), 'x')
+  const old = new Date(Date.now() - 2 * 3600_000)
+  await utimes(join(dir, 'tmp', 'old'), old, old)
+  await createFsStorage(dir)
+  expect(await list(join(dir, 'tmp'))).toEqual(['new'])
+})
