@@ -38,10 +38,9 @@ export async function getBlob(c: Context, deps: RegistryDeps, name: string, refe
   headers['Content-Length'] = String(end - start + 1)
   const status = range ? 206 : 200
   if (c.req.method === 'HEAD' || size === 0) return new Response(null, { status, headers })
-  const body = deps.storage.readBlob(digest, range)
+  const response = new Response(deps.storage.readBlob(digest, range), { status, headers })
   const path = deps.storage.blobPath(digest)
-  if (path) markFileBody(body, { path, start, end })
-  return new Response(body, { status, headers })
+  return path ? markFileBody(response, { path, start, end }) : response
 }
 
 /** DELETE of a blob: unlinks it from the repository; `gc` reclaims the bytes. */

@@ -18,7 +18,7 @@ const DRAIN_MS = 10_000
 export async function serveNodeHttp(options: ServeOptions): Promise<Server> {
   const fetch = async (request: Request, env: { outgoing: ServerResponse }) => {
     const response = await options.fetch(request, env)
-    const file = fileBodyOf(response.body)
+    const file = fileBodyOf(response)
     if (!file) return response
     env.outgoing.writeHead(response.status, Object.fromEntries(response.headers))
     const source = createReadStream(file.path, {

@@ -1,5 +1,6 @@
-// Marks a response body as a byte range of a file, so a server that can send files directly
-// (sendfile-class) does so, while everyone else still reads the ordinary stream.
+// Marks a response as a byte range of a file, so a server that can send files directly does so,
+// while everyone else still reads its ordinary (lazy) body stream. The response itself carries
+// the mark: reading `.body` to find it would cost every other response its fast path.
 
 /** The file behind a response body. */
 export interface FileBody {
@@ -9,14 +10,13 @@ export interface FileBody {
   end: number
 }
 
-const files = new WeakMap<ReadableStream<Uint8Array>, FileBody>()
+const files = new WeakMap<Response, FileBody>()
 
-/** Remembers that `body` streams the given file range. */
-export function markFileBody(body: ReadableStream<Uint8Array>, file: FileBody) {
-  files.set(body, file)
-  return body
+/** Remembers that `response`'s body streams the given file range. */
+export function markFileBody(response: Response, file: FileBody): Response {
+  files.set(response, file)
+  return response
 }
 
-/** The file a response body streams, if it was marked. */
-export const fileBodyOf = (body: ReadableStream<Uint8Array> | null): FileBody | undefined =>
-  body ? files.get(body) : undefined
+/** The file a response streams, if it was marked. */
+export const fileBodyOf = (response: Response): FileBody | undefined => files.get(response)
