@@ -3,6 +3,7 @@
 import { join } from 'node:path'
 import { type OptionTable, type OptionValues, UsageError } from './cli/options.ts'
 import type { LogFormat } from './log.ts'
+import { DEFAULT_MANIFEST_LIMIT } from './registry/constants.ts'
 import { parseDuration } from './util/duration.ts'
 import { parseSize } from './util/size.ts'
 
@@ -192,7 +193,7 @@ export function resolveConfig(
     storage: str('storage') as Config['storage'],
     hasher: str('hasher') as Config['hasher'],
     logFormat: str('log-format') as LogFormat,
-    manifestLimit: parsed('manifest-limit', parseSize, 4 * 1024 * 1024),
+    manifestLimit: parsed('manifest-limit', parseSize, DEFAULT_MANIFEST_LIMIT),
     validate: !values['no-validate'],
     catalogDelayMs: parsed('catalog-delay', parseDuration, 0),
     catalogFakeRepos: parsed('catalog-num-repos', (v) => wholeNumber(v, 1_000_000), 0),

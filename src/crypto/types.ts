@@ -16,5 +16,3 @@ export interface Hasher {
   readonly name: 'native' | 'noble'
   create(algorithm: Algorithm): HashState
 }
-
-export const ALGORITHMS: readonly Algorithm[] = ['sha256', 'sha512']

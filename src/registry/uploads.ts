@@ -80,21 +80,20 @@ export function createUploads(deps: RegistryDeps) {
       // Abandoned uploads leave their state behind; past the bound the oldest goes.
       if (progress.size > MAX_PROGRESS) progress.delete(progress.keys().next().value!)
     }
-    const writer = await storage.openUpload(id)
-    let size = offset
+    const hashing = p
     try {
-      for await (const chunk of body) {
-        if (p.hashed >= 0) {
-          p.state.update(chunk)
-          p.hashed += chunk.byteLength
-        }
-        await writer.write(chunk)
-      }
-    } finally {
-      size = await writer.close()
-      if (p.hashed !== size) p.hashed = -1
+      const size = await writeHashed(deps, id, body, (chunk) => {
+        if (hashing.hashed < 0) return
+        hashing.state.update(chunk)
+        hashing.hashed += chunk.byteLength
+      })
+      if (hashing.hashed !== size) hashing.hashed = -1
+      return size
+    } catch (err) {
+      // What reached the disk is unknown: the commit hashes the upload again.
+      hashing.hashed = -1
+      throw err
     }
-    return size
   }
 
   /** Checks the finished upload against the digest the client claims, then commits it. */
@@ -219,18 +218,8 @@ export async function storeBlobStream(
 ): Promise<{ digest: string; size: number }> {
   const id = await storage.createUpload(name)
   const state = hasher.create('sha256')
-  let size = 0
   try {
-    const writer = await storage.openUpload(id)
-    try {
-      for await (const chunk of stream) {
-        state.update(chunk)
-        size += chunk.byteLength
-        await writer.write(chunk)
-      }
-    } finally {
-      await writer.close()
-    }
+    const size = await writeHashed({ storage }, id, stream, (chunk) => state.update(chunk))
     const digest = `sha256:${state.hex()}`
     if (expected !== undefined && digest !== expected) {
       throw new RegistryError('DIGEST_INVALID', {
@@ -245,4 +234,24 @@ export async function storeBlobStream(
     await storage.deleteUpload(id)
     throw err
   }
+}
+
+/** Appends a body to an upload, showing each chunk to `onChunk` first; returns the new size. */
+async function writeHashed(
+  { storage }: Pick<RegistryDeps, 'storage'>,
+  id: string,
+  body: AsyncIterable<Uint8Array>,
+  onChunk: (chunk: Uint8Array) => void,
+): Promise<number> {
+  const writer = await storage.openUpload(id)
+  try {
+    for await (const chunk of body) {
+      onChunk(chunk)
+      await writer.write(chunk)
+    }
+  } catch (err) {
+    await writer.close().catch(() => {})
+    throw err
+  }
+  return await writer.close()
 }

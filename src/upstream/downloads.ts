@@ -49,10 +49,6 @@ export function createDownloads(deps: RegistryDeps, options: DownloadOptions) {
       download.finished.then(() => deps.storage.linkBlob(repo, digest)).catch(() => {})
       return download
     },
-    /** How many downloads are running now. */
-    get size() {
-      return running.size
-    },
   }
 }
 

@@ -1,6 +1,6 @@
 // Integration-test harness: starts broken-reg and real clients (skopeo, dockerd, containerd,
 // docker-registry) privately on 127.0.0.1, and writes OCI image layouts by hand (no network).
-import { describe, test } from 'bun:test'
+import { afterAll, beforeAll, describe, test } from 'bun:test'
 import { createHash } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
@@ -313,6 +313,27 @@ export async function skopeo(args: string[]): Promise<RunResult> {
 export function podman(dir: string, args: string[]): Promise<RunResult> {
   const storage = ['--root', join(dir, 'root'), '--runroot', join(dir, 'run')]
   return run(['podman', ...storage, '--storage-driver', 'vfs', ...args])
+}
+
+/**
+ * A private daemon (dockerd, containerd) for the enclosing describe block: started in a temp dir
+ * before its tests, stopped and removed after them. Returns a getter for the running daemon.
+ */
+export function useDaemon<D extends { stop(): Promise<unknown> }>(
+  name: string,
+  start: (tmp: string) => Promise<D>,
+): () => D {
+  let tmp: string | undefined
+  let daemon: D | undefined
+  beforeAll(async () => {
+    tmp = await makeTempDir(name)
+    daemon = await start(tmp)
+  }, 120_000)
+  afterAll(async () => {
+    await daemon?.stop()
+    await removeDir(tmp)
+  })
+  return () => daemon!
 }
 
 /** A private dockerd and a docker CLI bound to it. */

@@ -7,7 +7,6 @@ import {
   buildOciLayout,
   buildSingleImageLayout,
   describeIf,
-  type Dockerd,
   ensureBinary,
   type ImageDigests,
   LAYOUT_TAG,
@@ -21,6 +20,7 @@ import {
   startDockerd,
   startServer,
   testIf,
+  useDaemon,
 } from './_harness.ts'
 
 const INDEX_REPO = 'broken/prepared/team/app'
@@ -108,22 +108,11 @@ describe('dist/broken-reg with real clients', () => {
   }, 120_000)
 
   describeIf(NEEDS.skopeo, NEEDS.dockerd)('docker', () => {
-    let dockerTmp: string | undefined
-    let dockerd: Dockerd | undefined
-
-    beforeAll(async () => {
-      dockerTmp = await makeTempDir('dockerd')
-      dockerd = await startDockerd(dockerTmp)
-    }, 120_000)
-
-    afterAll(async () => {
-      await dockerd?.stop()
-      await removeDir(dockerTmp)
-    })
+    const dockerd = useDaemon('dockerd', startDockerd)
 
     /** Runs the docker CLI and asserts that it succeeded, showing its stderr if not. */
     async function docker(...args: string[]) {
-      const result = await dockerd!.docker(args)
+      const result = await dockerd().docker(args)
       expect(result.code, `docker ${args.join(' ')}\n${result.stderr}`).toBe(0)
       return result.stdout
     }

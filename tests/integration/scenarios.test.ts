@@ -7,9 +7,7 @@ import { readFileSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import {
-  type Containerd,
   describeIf,
-  type Dockerd,
   ensureBinary,
   LAYOUT_TAG,
   makeTempDir,
@@ -26,6 +24,7 @@ import {
   startDockerd,
   startScratchServer,
   testIf,
+  useDaemon,
   waitFor,
 } from './_harness.ts'
 
@@ -256,55 +255,33 @@ describe('broken/error', () => {
 })
 
 describeIf(NEEDS.dockerd)('docker', () => {
-  let dockerTmp: string | undefined
-  let dockerd: Dockerd | undefined
-
-  beforeAll(async () => {
-    dockerTmp = await makeTempDir('dockerd')
-    dockerd = await startDockerd(dockerTmp)
-  }, 120_000)
-
-  afterAll(async () => {
-    await dockerd?.stop()
-    await removeDir(dockerTmp)
-  })
+  const dockerd = useDaemon('dockerd', startDockerd)
 
   test('docker pull of broken/random:layers-2_size-2048 gives an image of two layers', async () => {
     const ref = `${server!.hostPort}/${RANDOM_DOCKER}`
-    const pull = await dockerd!.docker(['pull', ref])
+    const pull = await dockerd().docker(['pull', ref])
     expect(pull.code, output(pull)).toBe(0)
-    const inspect = await dockerd!.docker(['image', 'inspect', ref])
+    const inspect = await dockerd().docker(['image', 'inspect', ref])
     expect(inspect.code, inspect.stderr).toBe(0)
     const [image] = JSON.parse(inspect.stdout)
     expect(image.RootFS.Layers).toHaveLength(2)
   }, 120_000)
 
   test('docker pull of broken/error:404 fails with the registry message', async () => {
-    const result = await dockerd!.docker(['pull', `${server!.hostPort}/${NOT_FOUND}`])
+    const result = await dockerd().docker(['pull', `${server!.hostPort}/${NOT_FOUND}`])
     expect(result.code, output(result)).not.toBe(0)
     expect(output(result)).toContain(NOT_FOUND_MESSAGE)
   }, 120_000)
 })
 
 describeIf(NEEDS.containerd)('containerd', () => {
-  let containerdTmp: string | undefined
-  let containerd: Containerd | undefined
-
-  beforeAll(async () => {
-    containerdTmp = await makeTempDir('ctrd')
-    containerd = await startContainerd(containerdTmp)
-  }, 120_000)
-
-  afterAll(async () => {
-    await containerd?.stop()
-    await removeDir(containerdTmp)
-  })
+  const containerd = useDaemon('ctrd', startContainerd)
 
   test(
     'ctr images pull of broken/random:layers-2_size-2048 stores and unpacks every blob',
     async () => {
       const ref = `${server!.hostPort}/${RANDOM_DOCKER}`
-      const pull = await containerd!.ctr([
+      const pull = await containerd().ctr([
         ...['images', 'pull', '--plain-http', '--snapshotter', 'native', ref],
       ])
       expect(pull.code, output(pull)).toBe(0)
@@ -315,12 +292,12 @@ describeIf(NEEDS.containerd)('containerd', () => {
         headers: { Accept: ACCEPT_ANY_MANIFEST },
       })
       const digest = head.headers.get('Docker-Content-Digest')
-      const list = await containerd!.ctr(['images', 'ls'])
+      const list = await containerd().ctr(['images', 'ls'])
       const row = list.stdout.split('\n').find((line) => line.startsWith(`${ref} `))
       expect(row, list.stdout).toContain(`${digest}`)
       // `images check` counts the config and both layers in the content store, and looks for
       // the unpacked snapshot.
-      const check = await containerd!.ctr([
+      const check = await containerd().ctr([
         ...['images', 'check', '--snapshotter', 'native', `name==${ref}`],
       ])
       expect(check.code, output(check)).toBe(0)
@@ -331,7 +308,7 @@ describeIf(NEEDS.containerd)('containerd', () => {
 
   test('ctr images pull of broken/error:404 fails as "not found"', async () => {
     const ref = `${server!.hostPort}/${NOT_FOUND}`
-    const result = await containerd!.ctr(['images', 'pull', '--plain-http', ref])
+    const result = await containerd().ctr(['images', 'pull', '--plain-http', ref])
     expect(result.code, output(result)).not.toBe(0)
     // containerd resolves with HEAD, whose 404 has no body, and gives up without a GET, so the
     // registry's message cannot reach it: it reports the status as "not found".
