@@ -1,16 +1,14 @@
 // Serves the app through node:http (or node:https) with @hono/node-server. Responses whose body
-// is a marked file range skip the web-stream machinery and are piped from the file to the socket.
+// is a marked file range skip the web-stream machinery and go from the file to the socket.
 import { createAdaptorServer } from '@hono/node-server'
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response'
-import { createReadStream } from 'node:fs'
 import { createServer as createHttpServer, type ServerResponse } from 'node:http'
 import { createServer as createHttpsServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
-import { pipeline } from 'node:stream/promises'
 import { fileBodyOf } from '../util/file-body.ts'
+import { sendFile } from './send-file.ts'
 import type { ServeOptions, Server } from './types.ts'
 
-const FILE_READ_SIZE = 4 * 1024 * 1024
 /** How long a shutdown waits for requests in flight before it cuts their connections. */
 const DRAIN_MS = 10_000
 
@@ -20,14 +18,7 @@ export async function serveNodeHttp(options: ServeOptions): Promise<Server> {
     const response = await options.fetch(request, env)
     const file = fileBodyOf(response)
     if (!file) return response
-    env.outgoing.writeHead(response.status, Object.fromEntries(response.headers))
-    const source = createReadStream(file.path, {
-      start: file.start,
-      end: file.end,
-      highWaterMark: FILE_READ_SIZE,
-    })
-    // A client that goes away mid-body ends the pipeline; nothing else needs to know.
-    pipeline(source, env.outgoing).catch(() => {})
+    sendFile(env.outgoing, response.status, Object.fromEntries(response.headers), file)
     return RESPONSE_ALREADY_SENT
   }
   const server = createAdaptorServer(
