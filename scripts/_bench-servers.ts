@@ -1,7 +1,7 @@
 // Process plumbing for scripts/bench.ts: a cleanup scope, bounded child processes, and the
 // registries under test (broken-reg in each target, the docker-registry peer, the null sink).
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
-import { mkdtemp, readdir, rm, stat, truncate, writeFile } from 'node:fs/promises'
+import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -276,11 +276,15 @@ function cpuSecondsOf(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100
 }
 
-/** Empties every file of at least `minBytes` under `dir`, freeing its page cache. */
-export async function truncateFilesOver(dir: string, minBytes: number): Promise<void> {
+/**
+ * Removes every file of at least `minBytes` under `dir`, freeing its page cache. Removed, not
+ * emptied: ext4 flushes a file to disk when it is renamed over an existing one, which would make
+ * the next push of the same blob wait for the disk.
+ */
+export async function removeFilesOver(dir: string, minBytes: number): Promise<void> {
   for (const entry of await readdir(dir, { recursive: true })) {
     const path = join(dir, entry)
     const info = await stat(path)
-    if (info.isFile() && info.size >= minBytes) await truncate(path, 0)
+    if (info.isFile() && info.size >= minBytes) await rm(path)
   }
 }

@@ -20,6 +20,7 @@ import { type Figures, fmt, median, printRaw, printReport } from './_bench-repor
 import {
   createScope,
   hasPeer,
+  removeFilesOver,
   ROOT,
   sampleProcess,
   type Scope,
@@ -27,7 +28,6 @@ import {
   startServer,
   type Target,
   TARGETS,
-  truncateFilesOver,
 } from './_bench-servers.ts'
 
 const SECTIONS = ['push', 'rss', 'pull', 'manifest', 'startup', 'proxy', 'random'] as const
@@ -46,7 +46,7 @@ const USAGE = `Usage: bun scripts/bench.ts [options]
   --streams N       concurrent streams of the parallel pull, 2 or more (default 8)
   --duration S      seconds of load per manifest benchmark (default 10)
   --connections N   connections of the manifest benchmarks (default 64)
-  --rounds N        pull rounds and start-ups, the median is reported (default 5)
+  --rounds N        push and pull rounds and start-ups, the median is reported (default 5)
   --only LIST       comma-separated subset of ${SECTIONS.join(',')}
   --no-peer         measure broken-reg alone
 `
@@ -156,28 +156,46 @@ function record(r: Registry, key: string, value: number, text: string) {
 const roundsText = (values: number[]) =>
   `${values.map(fmt).join(' ')} -> median ${fmt(median(values))}`
 
-// Push MiB/s, and the server's peak memory and CPU time while it receives the blob.
+// Push MiB/s (the median of the rounds after a warm-up), and the server's CPU time and its peak
+// memory over all rounds while it receives the blob.
 async function benchPushes({ opts, blobs, registries }: Run) {
   const pushes = {
     mono: (url: string) => pushMonolithic(url, REPO, blobs.mono),
     chunked: (url: string) => pushChunked(url, REPO, blobs.chunked, opts.chunkMiB * MiB),
   }
   for (const [kind, push] of Object.entries(pushes)) {
-    for (const r of registries) {
-      const sampler = sampleProcess(r.server.pid)
-      const seconds = await push(r.server.url)
-      const proc = sampler.stop()
-      r.figures.set(`rss-${kind}`, Math.max(proc.peakMiB, proc.hwmMiB))
-      const cpu = `server CPU ${fmt(proc.cpuSeconds)} s`
-      const hwm = `VmHWM ${fmt(proc.hwmMiB)} MiB${proc.hwmReset ? '' : ' (since start)'}`
-      const rss = `VmRSS peak ${fmt(proc.peakMiB)} MiB over ${proc.samples} samples, ${hwm}`
-      const mibs = opts.sizeMiB / seconds
-      const text = `${opts.sizeMiB} MiB in ${fmt(seconds)} s = ${fmt(mibs)} MiB/s; ${cpu}; ${rss}`
-      record(r, `push-${kind}`, mibs, text)
-      // On this VM the first touch of fresh page cache costs the server more CPU than the push
-      // itself (650 MiB/s fell to 230 by the fourth GiB), so each push starts with the memory
-      // the last one freed: no registry ever reads these blobs again.
-      await truncateFilesOver(r.dataDir, opts.sizeMiB * MiB)
+    const rounds = new Map(
+      registries.map((r) => [r, {
+        rates: [] as number[],
+        cpu: [] as number[],
+        rss: 0,
+        hwmSinceStart: false,
+      }]),
+    )
+    for (let round = 0; round <= opts.rounds; round++) {
+      for (const r of registries) {
+        const sampler = sampleProcess(r.server.pid)
+        const seconds = await push(r.server.url)
+        const proc = sampler.stop()
+        const seen = rounds.get(r)!
+        seen.rss = Math.max(seen.rss, proc.peakMiB, proc.hwmMiB)
+        seen.hwmSinceStart ||= !proc.hwmReset
+        if (round > 0) { // round 0 warms up
+          seen.rates.push(opts.sizeMiB / seconds)
+          seen.cpu.push(proc.cpuSeconds)
+        }
+        // On this VM the first touch of fresh page cache costs the server more CPU than the
+        // push itself (650 MiB/s fell to 230 by the fourth GiB), so each push starts with the
+        // memory the last one freed: no registry ever reads these blobs again.
+        await removeFilesOver(r.dataDir, opts.sizeMiB * MiB)
+      }
+    }
+    for (const [r, { rates, cpu, rss, hwmSinceStart }] of rounds) {
+      r.figures.set(`rss-${kind}`, rss)
+      const text = `${opts.sizeMiB} MiB, MiB/s per round: ${roundsText(rates)}; ` +
+        `server CPU ${fmt(median(cpu))} s per push; peak RSS ${fmt(rss)} MiB` +
+        (hwmSinceStart ? ' (VmHWM since start)' : '')
+      record(r, `push-${kind}`, median(rates), text)
     }
   }
 }
