@@ -2,6 +2,7 @@
 // is a marked file range skip the web-stream machinery and go from the file to the socket.
 import { createAdaptorServer } from '@hono/node-server'
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response'
+import { open } from 'node:fs/promises'
 import { createServer as createHttpServer, type ServerResponse } from 'node:http'
 import { createServer as createHttpsServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
@@ -18,7 +19,10 @@ export async function serveNodeHttp(options: ServeOptions): Promise<Server> {
     const response = await options.fetch(request, env)
     const file = fileBodyOf(response)
     if (!file) return response
-    sendFile(env.outgoing, response.status, Object.fromEntries(response.headers), file)
+    const handle = await open(file.path).catch(() => undefined)
+    // Gone since the app looked (gc removed it): asked again, the app knows, and says so.
+    if (!handle) return request.method === 'GET' ? options.fetch(request, env) : response
+    sendFile(env.outgoing, response.status, Object.fromEntries(response.headers), handle, file)
     return RESPONSE_ALREADY_SENT
   }
   const server = createAdaptorServer(

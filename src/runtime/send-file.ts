@@ -1,12 +1,12 @@
 // Writes a byte range of a file as the body of a node:http response. Under Bun the range is mapped
 // into memory a window at a time and written from the mapping, which skips read()'s copy into a
 // fresh buffer: about 1.3x the MiB/s of a read stream on loopback. Elsewhere, or from the first
-// window that cannot be mapped, a read stream sends the rest. It reads through a handle opened
-// before the first byte, so a file that gc removes mid-body is still sent whole.
+// window that cannot be mapped, a read stream sends the rest. It reads through a handle the caller
+// opened before the head, so a file that gc removes mid-body is still sent whole.
 // Only immutable files may be mapped: a mapped file that shrinks faults the process. Committed
 // blobs qualify, since storage replaces files by rename and never rewrites them in place.
+import type { FileHandle } from 'node:fs/promises'
 import type { ServerResponse } from 'node:http'
-import { open } from 'node:fs/promises'
 import { pipeline } from 'node:stream/promises'
 import type { FileBody } from '../util/file-body.ts'
 
@@ -19,17 +19,19 @@ const READ_SIZE = 4 * 1024 * 1024
 type Mmap = (path: string, options: { offset: number; size: number }) => Uint8Array
 const mmap = (globalThis as { Bun?: { mmap?: Mmap } }).Bun?.mmap
 
-/** Sends the head and then the range; resolves when the body is written or the client has left. */
+/**
+ * Sends the head and then the range, and closes `handle`; resolves when the body is written or
+ * the client has left.
+ */
 export async function sendFile(
   res: ServerResponse,
   status: number,
   headers: Record<string, string>,
+  handle: FileHandle,
   { path, start, end }: FileBody,
 ): Promise<void> {
-  const handle = await open(path).catch(() => undefined)
-  res.writeHead(status, headers)
-  if (!handle) return void res.destroy()
   try {
+    res.writeHead(status, headers)
     const offset = mmap ? await writeMapped(res, path, start, end) : start
     if (offset > end || res.destroyed) return void res.end()
     const source = handle.createReadStream({

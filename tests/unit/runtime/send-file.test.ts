@@ -14,14 +14,22 @@ const SIZE = 40 * MiB + 12_345 // three 16 MiB mapping windows, the last one par
 const bytes = randomBytes(SIZE)
 const dir = mkdtempSync(join(tmpdir(), 'send-file-'))
 let server: Server
+const asked = new Map<string, number>()
 
-/** Serves `/<file>?start=&end=` as a marked file range of `dir/<file>`. */
+/**
+ * Serves `/<file>?start=&end=` as a marked file range of `dir/<file>`; asked a second time for
+ * `/vanished`, which never exists, it answers 404 as an app that sees the file gone would.
+ */
 beforeAll(async () => {
   server = await serveNodeHttp({
     host: '127.0.0.1',
     port: 0,
     fetch(request) {
       const url = new URL(request.url)
+      asked.set(url.pathname, (asked.get(url.pathname) ?? 0) + 1)
+      if (url.pathname === '/vanished' && asked.get(url.pathname)! % 2 === 0) {
+        return new Response('gone', { status: 404 })
+      }
       const start = Number(url.searchParams.get('start') ?? 0)
       const end = Number(url.searchParams.get('end') ?? SIZE - 1)
       const headers = { 'Content-Length': String(end - start + 1) }
@@ -63,6 +71,14 @@ test('a file removed mid-body is still sent whole', async () => {
     chunks.push(next.value)
   }
   expect(Buffer.compare(Buffer.concat(chunks), bytes)).toBe(0)
+})
+
+test('a file gone before its head is sent lets the app answer again', async () => {
+  const before = asked.get('/vanished') ?? 0
+  const res = await fetch(`${server.url}/vanished`)
+  expect(res.status).toBe(404)
+  expect(await res.text()).toBe('gone')
+  expect(asked.get('/vanished')! - before).toBe(2)
 })
 
 test.skipIf(process.platform !== 'linux')(
