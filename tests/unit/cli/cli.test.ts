@@ -1,5 +1,6 @@
 // runCli(): exit codes, usage errors, precedence of flags over environment, and serve's life.
 import { describe, expect, test } from 'bun:test'
+import { createHash, randomBytes } from 'node:crypto'
 import pkg from '../../../package.json' with { type: 'json' }
 import { runCli } from '../../../src/cli/index.ts'
 import { parseOptions } from '../../../src/cli/options.ts'
@@ -105,7 +106,7 @@ describe('runCli()', () => {
   })
 })
 
-test('serve with --tls-cert and --tls-key answers over HTTPS', async () => {
+test('serve with --tls-cert and --tls-key answers over HTTPS, blobs included', async () => {
   const { dir, remove } = await tempDir()
   const tls = new URL('../../fixtures/tls/', import.meta.url).pathname
   let stop = () => {}
@@ -117,8 +118,20 @@ test('serve with --tls-cert and --tls-key answers over HTTPS', async () => {
     while (out.length === 0 && Date.now() < deadline) await Bun.sleep(10)
     const url = out[0].split(' ')[2]
     expect(url).toStartWith('https://127.0.0.1:')
-    const res = await fetch(`${url}/v2/`, { tls: { rejectUnauthorized: false } })
-    expect(res.status).toBe(200)
+    const tlsInit = { tls: { rejectUnauthorized: false } }
+    expect((await fetch(`${url}/v2/`, tlsInit)).status).toBe(200)
+    // Over two of the windows a blob body is written from, under Bun.
+    const blob = randomBytes(20 * 1024 * 1024 + 7)
+    const digest = `sha256:${createHash('sha256').update(blob).digest('hex')}`
+    const blobs = `${url}/v2/broken/prepared/tls/blobs`
+    const put = await fetch(`${blobs}/uploads/?digest=${digest}`, {
+      ...tlsInit,
+      method: 'POST',
+      body: blob,
+    })
+    expect(put.status).toBe(201)
+    const got = await fetch(`${blobs}/${digest}`, tlsInit)
+    expect(Buffer.compare(new Uint8Array(await got.arrayBuffer()), blob)).toBe(0)
   } finally {
     stop()
     expect(await exit).toBe(0)
