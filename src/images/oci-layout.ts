@@ -5,28 +5,13 @@ import { createHash } from 'node:crypto'
 import { readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { ANY_DIGEST_PATTERN } from '../registry/constants.ts'
+import type { Descriptor, ManifestJson } from '../registry/types.ts'
 import { fileStream } from '../util/streams.ts'
 import type { BundleBlob, BundleManifest, ImageBundle } from './types.ts'
 
 const REF_NAME = 'org.opencontainers.image.ref.name'
 // Far above any registry's manifest limit: a bigger "manifest" is a mislabelled blob.
 const MANIFEST_READ_LIMIT = 64 * 1024 * 1024
-
-interface Descriptor {
-  mediaType?: string
-  digest?: unknown
-  size?: number
-  annotations?: Record<string, string>
-}
-
-interface ManifestJson {
-  mediaType?: string
-  manifests?: Descriptor[]
-  config?: Descriptor
-  layers?: Descriptor[]
-  blobs?: Descriptor[]
-  fsLayers?: { blobSum?: unknown }[]
-}
 
 /**
  * The image in `dir` named `ref` (its org.opencontainers.image.ref.name, or its digest), or the

@@ -5,7 +5,7 @@ import type { ManifestRecord } from '../storage/index.ts'
 import { digestOf } from './digest.ts'
 import { RegistryError } from './errors.ts'
 import { storeManifest } from './manifests.ts'
-import type { RegistryDeps } from './types.ts'
+import type { ManifestJson, RegistryDeps } from './types.ts'
 import { storeBlobStream } from './uploads.ts'
 
 /** Stores a bundle; `onBytes` hears of blob bytes as they are written. */
@@ -64,7 +64,7 @@ export function referrerFields(
   bytes: Uint8Array,
 ): Pick<ManifestRecord, 'subject' | 'artifactType'> {
   try {
-    const json = JSON.parse(new TextDecoder().decode(bytes))
+    const json: ManifestJson | null = JSON.parse(new TextDecoder().decode(bytes))
     const subject = typeof json?.subject?.digest === 'string' ? json.subject.digest : undefined
     const artifactType = json?.artifactType ?? json?.config?.mediaType
     return {

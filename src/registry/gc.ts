@@ -4,6 +4,7 @@
 // grace period is kept, and recency is checked again right before each deletion.
 import type { BlobEntry, Storage } from '../storage/index.ts'
 import { PREPARED_REPOSITORY } from './constants.ts'
+import type { ManifestJson } from './types.ts'
 
 const SWEEP_BATCH = 64
 
@@ -185,9 +186,9 @@ async function readManifests(storage: Storage): Promise<Manifest[]> {
 /** The digests a manifest refers to (children, config, layers); none for bytes it cannot read. */
 export function referencesOf(bytes: Uint8Array): string[] {
   try {
-    const json = JSON.parse(new TextDecoder().decode(bytes))
+    const json: ManifestJson = JSON.parse(new TextDecoder().decode(bytes))
     const descriptors = [json.config, ...(json.layers ?? []), ...(json.manifests ?? [])]
-    const schema1 = (json.fsLayers ?? []).map((l: { blobSum?: string }) => ({ digest: l.blobSum }))
+    const schema1 = (json.fsLayers ?? []).map((l) => ({ digest: l.blobSum }))
     return [...descriptors, ...schema1]
       .map((d) => d?.digest)
       .filter((d): d is string => typeof d === 'string')

@@ -13,25 +13,7 @@ import {
 } from './constants.ts'
 import { digestOf, isDigest, parseDigest } from './digest.ts'
 import { RegistryError } from './errors.ts'
-import type { RegistryDeps } from './types.ts'
-
-interface Descriptor {
-  mediaType?: string
-  digest?: string
-  size?: number
-  urls?: string[]
-}
-
-interface ManifestJson {
-  schemaVersion?: number
-  mediaType?: string
-  artifactType?: string
-  config?: Descriptor
-  layers?: Descriptor[]
-  manifests?: Descriptor[]
-  subject?: Descriptor
-  annotations?: Record<string, string>
-}
+import type { Descriptor, ManifestJson, RegistryDeps } from './types.ts'
 
 /** Resolves a tag or digest to the manifest's digest, or MANIFEST_UNKNOWN. */
 export async function resolveManifest({ storage }: RegistryDeps, name: string, reference: string) {
